@@ -1,0 +1,86 @@
+"""Settings for every process, from `SENTINEL_*` environment variables with local defaults.
+
+One `Settings` object is the single place a process learns where Kafka is, which ports to serve
+and which topic prefix isolates it; everything else receives the values it needs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / "var"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Process settings; env var = `SENTINEL_` + upper-case field name."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    topic_prefix: str = Field("", description="prefix for every topic name (tests isolate runs)")
+    topic_partitions: int = Field(8, ge=1, le=256, description="partitions of keyed topics")
+    topic_replication: int = Field(1, ge=1, description="replication factor of created topics")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="tables, broker data")
+
+    api_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="bearer tokens accepted on /v1 (comma-separated)"
+    )
+    risk_web_port: int = Field(6066, description="risk service HTTP port")
+    notifier_web_port: int = Field(6067, description="notifier service HTTP port")
+    web_host: str = Field("127.0.0.1", description="interface the HTTP servers bind")
+    store: str = Field("rocksdb://", description="faust table store (rocksdb:// or memory://)")
+
+    webhook_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="CIDRs exempt from the webhook SSRF guard"
+    )
+    webhook_allow_http: bool = Field(False, description="allow http:// webhook URLs (demos)")
+    webhook_timeout_s: float = Field(15.0, gt=0, description="per-attempt HTTP timeout")
+    webhook_retry_scale: float = Field(
+        1.0, gt=0, description="multiplier on the retry schedule (tests shrink it)"
+    )
+    webhook_disable_after_s: float = Field(
+        5 * 24 * 3600.0, gt=0, description="disable an endpoint failing continuously this long"
+    )
+    webhook_endpoint_concurrency: int = Field(4, ge=1, description="in-flight sends per endpoint")
+
+    kafka_port: int = Field(9092, description="local broker client port (sentinel kafka)")
+    kafka_controller_port: int = Field(9093, description="local broker controller port")
+    kafka_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "mineral-sentinel" / "kafka",
+        description="where the broker jars are cached, outside the work tree",
+    )
+    kafka_start_timeout_s: float = Field(90.0, gt=0, description="wait for the local broker")
+
+    @field_validator("api_tokens", "webhook_allow_networks", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ip_network(cidr, strict=False)
+        return value
+
+    @cached_property
+    def allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(c, strict=False) for c in self.webhook_allow_networks)
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,139 @@
+"""Input events (DESIGN section 5, normative): other teams produce these.
+
+A discriminated union on `type`; unknown fields are ignored, missing or invalid required fields
+are errors (the services turn them into dead letters).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from .common import (
+    CountryCode,
+    CurrencyCode,
+    EventId,
+    LongText,
+    MaterialCode,
+    Message,
+    NonNegativeFinite,
+    PositiveFinite,
+    Share,
+    ShortText,
+    Timestamp,
+)
+
+PriceUnit = Literal["kg", "t", "lb", "mtu", "toz"]
+ShipmentStatus = Literal[
+    "booked", "departed", "in_transit", "delayed", "held", "arrived", "cancelled"
+]
+MeasureKind = Literal["licensing", "quota", "ban", "export_tax", "other"]
+MeasureStatus = Literal["announced", "effective", "amended", "suspended", "lifted"]
+
+
+class PriceObserved(Message):
+    """One price print of one series (material, source, market, grade, currency, unit)."""
+
+    type: Literal["price_observed"] = "price_observed"
+    event_id: EventId
+    material: MaterialCode
+    observed_at: Timestamp
+    price: PositiveFinite
+    currency: CurrencyCode
+    unit: PriceUnit
+    source: ShortText
+    market: ShortText | None = None
+    grade: ShortText | None = None
+
+    @property
+    def series_key(self) -> tuple[str, str, str, str, str]:
+        return (self.source, self.market or "", self.grade or "", self.currency, self.unit)
+
+    @property
+    def occurred_at(self) -> Timestamp:
+        return self.observed_at
+
+
+class ShipmentUpdated(Message):
+    """A status change of one inbound shipment."""
+
+    type: Literal["shipment_updated"] = "shipment_updated"
+    event_id: EventId
+    shipment_id: ShortText
+    material: MaterialCode
+    status: ShipmentStatus
+    origin_country: CountryCode
+    destination_country: CountryCode
+    quantity_t: PositiveFinite
+    planned_arrival: date
+    eta: date | None = None
+    occurred_at: Timestamp
+    chokepoints: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
+
+
+class ExportControl(Message):
+    """A state of an export-control measure; later events with the same measure_id update it."""
+
+    type: Literal["export_control"] = "export_control"
+    event_id: EventId
+    measure_id: ShortText
+    country: CountryCode
+    materials: Annotated[list[MaterialCode], Field(min_length=1, max_length=64)]
+    measure: MeasureKind
+    status: MeasureStatus
+    announced_at: Timestamp
+    effective_at: Timestamp
+    expires_at: Timestamp | None = None
+    coverage: Share = 1.0
+    destinations: Annotated[list[CountryCode], Field(max_length=250)] | None = None
+    summary: LongText
+    source_url: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ExportControl:
+        if self.expires_at is not None and self.expires_at < self.effective_at:
+            raise ValueError("expires_at is before effective_at")
+        return self
+
+    @property
+    def occurred_at(self) -> Timestamp:
+        """Event time of this state: when it was announced, or took effect if that is later
+        and the status says it is in force; amendments/suspensions/lifts take effect at
+        effective_at too (the feed states when the new state applies)."""
+        if self.status == "announced":
+            return self.announced_at
+        return max(self.announced_at, self.effective_at)
+
+
+class StockpilePosition(Message):
+    """The strategic stock held for one material."""
+
+    type: Literal["stockpile_position"] = "stockpile_position"
+    event_id: EventId
+    material: MaterialCode
+    stock_t: NonNegativeFinite
+    as_of: Timestamp
+    holder: ShortText | None = None
+
+    @property
+    def occurred_at(self) -> Timestamp:
+        return self.as_of
+
+
+InputEvent: TypeAlias = Annotated[
+    PriceObserved | ShipmentUpdated | ExportControl | StockpilePosition,
+    Field(discriminator="type"),
+]
+INPUT_EVENT_TYPES: tuple[type[Message], ...] = (
+    PriceObserved, ShipmentUpdated, ExportControl, StockpilePosition
+)
+
+input_event_adapter: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
+input_event_list_adapter: TypeAdapter[list[InputEvent]] = TypeAdapter(list[InputEvent])
+
+
+def parse_event(raw: bytes | str) -> InputEvent:
+    """Parse one JSON-encoded input event; raises pydantic.ValidationError on bad input."""
+    return input_event_adapter.validate_json(raw)

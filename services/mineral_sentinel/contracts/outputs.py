@@ -1,0 +1,115 @@
+"""Output events (DESIGN section 6): the published contract; field names stable within v1."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import (
+    EventId,
+    MaterialCode,
+    NonNegativeFinite,
+    OutputMessage,
+    ShortText,
+    Timestamp,
+)
+
+RiskLevel = Literal["normal", "watch", "warning", "critical"]
+Severity = Literal["watch", "warning", "critical"]
+AlertStatus = Literal["firing", "resolved"]
+StockpileAction = Literal["release", "hold", "replenish"]
+LEVEL_ORDER: dict[str, int] = {"normal": 0, "watch": 1, "warning": 2, "critical": 3}
+
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+EventIds = Annotated[list[EventId], Field(max_length=64)]
+
+
+class Component(OutputMessage):
+    """One named sub-score of the risk score (0-100) and its weight in the total."""
+
+    name: ShortText
+    value: Score
+    weight: Annotated[float, Field(ge=0, le=1)]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+class Driver(OutputMessage):
+    """A human-readable reason behind the score, with the events that support it."""
+
+    component: ShortText
+    text: Annotated[str, Field(max_length=500)]
+    event_ids: EventIds = Field(default_factory=list)
+
+
+class SupplyRisk(OutputMessage):
+    """EU-method supply risk, live: trade factors raised by active export controls."""
+
+    value: NonNegativeFinite
+    baseline: NonNegativeFinite
+    bottleneck_stage: Literal["extraction", "processing"]
+
+
+class RiskSnapshot(OutputMessage):
+    type: Literal["risk_snapshot"] = "risk_snapshot"
+    material: MaterialCode
+    score: Score
+    level: RiskLevel
+    components: list[Component]
+    drivers: Annotated[list[Driver], Field(max_length=20)]
+    supply_risk: SupplyRisk
+    days_of_cover: NonNegativeFinite | None
+    as_of: Timestamp
+    alert_id: str | None = None
+
+
+class Alert(OutputMessage):
+    type: Literal["alert"] = "alert"
+    alert_id: Annotated[str, Field(min_length=1, max_length=128)]
+    material: MaterialCode
+    status: AlertStatus
+    severity: Severity
+    causes: Annotated[list[ShortText], Field(max_length=8)]
+    score: Score
+    summary: Annotated[str, Field(max_length=1000)]
+    started_at: Timestamp
+    updated_at: Timestamp
+    sequence: Annotated[int, Field(ge=1)]
+    evidence: EventIds
+    recommendation_id: str | None = None
+
+
+class StockpileRecommendation(OutputMessage):
+    type: Literal["stockpile_recommendation"] = "stockpile_recommendation"
+    recommendation_id: Annotated[str, Field(min_length=1, max_length=128)]
+    material: MaterialCode
+    action: StockpileAction
+    quantity_t: NonNegativeFinite
+    days_of_cover_before: NonNegativeFinite | None
+    days_of_cover_after: NonNegativeFinite | None
+    horizon_days: Annotated[int, Field(ge=0, le=3650)]
+    rationale: Annotated[str, Field(max_length=1000)]
+    alert_id: str | None
+    issued_at: Timestamp
+    valid_until: Timestamp
+
+
+class DeadLetterError(OutputMessage):
+    reason: Literal[
+        "undecodable", "invalid_json", "schema_violation", "unknown_material", "too_large",
+        "empty", "processing_error",
+    ]
+    path: str = Field("", description="dotted path of the failing field, empty for the message")
+    message: Annotated[str, Field(max_length=2000)]
+
+
+class DeadLetter(OutputMessage):
+    type: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    source_partition: int | None
+    source_offset: int | None
+    key_b64: str | None = Field(None, description="original key bytes, base64")
+    value_b64: str = Field(description="original value bytes, base64 (truncated over 1 MiB)")
+    value_size: int = Field(ge=0, description="size of the original value in bytes")
+    errors: Annotated[list[DeadLetterError], Field(min_length=1, max_length=20)]
+    received_at: Timestamp
