@@ -23,6 +23,8 @@ class CountryProfile:
     """World Bank governance score rescaled to 0..10, 10 = worst (EU method)."""
     eu_trade_agreement: bool = False
     """An EU trade agreement covers flows from here (trade factor 0.8 in the EU method)."""
+    eu_member: bool = False
+    """An EU Member State: export controls aimed only at other destinations spare these flows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,14 @@ class MaterialProfile:
     floor_days: float
     published_supply_risk: float | None = None
     published_trade_factors: Mapping[str, float] = field(default_factory=dict)
-    """Trade factors t_c the 2023 exercise applied (country -> factor), default 1."""
+    """Trade factors t_c the 2023 exercise applied (country -> factor), default 1.
+
+    Where the exercise set different factors per stage, this holds the larger one; the per-stage
+    values are in `stage_trade_factors`."""
+    stage_trade_factors: Mapping[Stage, Mapping[str, float]] = field(default_factory=dict)
+    """Trade factors per stage as published (stage -> country -> factor)."""
+    quantity_basis: str = ""
+    """What a tonne means for this material (e.g. 't Co content'): stock and imports share it."""
 
     @property
     def daily_net_imports_t(self) -> float:
@@ -66,6 +75,10 @@ class Catalog:
 
     def material(self, code: str) -> MaterialProfile:
         return self.materials[code]
+
+    def is_eu_member(self, country: str) -> bool:
+        profile = self.countries.get(country)
+        return profile.eu_member if profile else False
 
     def wgi(self, country: str) -> float:
         """Scaled WGI of a country; an unlisted country gets the median-ish 5.0 (neutral)."""
