@@ -103,7 +103,8 @@ class _Reader:
         if allowed is not None:
             unknown = sorted(set(value) - allowed)
             if unknown:
-                raise self.fail(field, f"unknown key(s) {', '.join(unknown)}")
+                where = unknown[0] if field is None else f"{field}.{unknown[0]}"
+                raise self.fail(where, "unknown key (a typo?)")
         return value
 
     def text(self, value: Any, field: str, *, empty_ok: bool = False) -> str:
@@ -175,9 +176,10 @@ def _parse_countries(reader: _Reader, raw: Any) -> tuple[str, dict[str, CountryP
     countries: dict[str, CountryProfile] = {}
     for index, item in enumerate(reader.entries(doc, "countries")):
         reader.entry = f"countries[{index}]"
-        record = reader.obj(item, None, _COUNTRY_KEYS)
+        record = reader.obj(item, None)
         code = reader.text(record.get("code"), "code")
         reader.entry = f"country '{code}'"
+        reader.obj(record, None, _COUNTRY_KEYS)
         if code not in ISO_COUNTRIES:
             raise reader.fail("code", "not an ISO 3166-1 alpha-2 code (contracts/codes.py)")
         if code in countries:
@@ -204,9 +206,10 @@ def _parse_materials(
     materials: dict[str, MaterialProfile] = {}
     for index, item in enumerate(reader.entries(doc, "materials")):
         reader.entry = f"materials[{index}]"
-        record = reader.obj(item, None, _MATERIAL_KEYS)
+        record = reader.obj(item, None)
         code = reader.text(record.get("code"), "code")
         reader.entry = f"material '{code}'"
+        reader.obj(record, None, _MATERIAL_KEYS)
         try:
             _material_code.validate_python(code)
         except ValidationError as exc:
