@@ -1,0 +1,95 @@
+"""Compact, exact serialisation of MaterialState for the Faust table (RocksDB).
+
+JSON of positional arrays: floats survive exactly (repr round-trips), insertion orders (series
+LRU, shipments, measures, the seen-id ring) are preserved, and caches are left out because they
+are pure functions of the rest and are recomputed on first use. A version tag guards the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from .state import (
+    AlertState,
+    MaterialState,
+    MeasureState,
+    PriceSeries,
+    RecommendationState,
+    ShipmentState,
+    SpreadState,
+)
+
+FORMAT_VERSION = 1
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def _fields(obj: Any) -> list[Any]:
+    return [getattr(obj, name) for name in obj.__slots__]
+
+
+def dump_state(state: MaterialState) -> bytes:
+    """Bytes that `load_state` turns back into an equivalent state (caches excluded)."""
+    alert = state.alert
+    rec = state.recommendation
+    doc = [
+        FORMAT_VERSION,
+        state.material,
+        state.now,
+        list(state.seen_ring),
+        [[sid, *_fields(s)] for sid, s in state.series.items()],
+        [[key, *_fields(s)] for key, s in state.spreads.items()],
+        [_fields(m) for m in state.measures.values()],
+        [_fields(s) for s in state.shipments.values()],
+        list(state.closed_shipments.items()),
+        [state.stock_t, state.stock_as_of, state.stock_event_id],
+        [state.score, state.level, state.level_since, state.emitted_score, state.emitted_level],
+        None if alert is None else _fields(alert),
+        None if rec is None else _fields(rec),
+        state.next_housekeeping,
+    ]
+    return _encoder.encode(doc).encode()
+
+
+def load_state(data: bytes) -> MaterialState:
+    """Inverse of `dump_state`; raises ValueError on an unknown layout."""
+    doc = json.loads(data)
+    if not isinstance(doc, list) or not doc or doc[0] != FORMAT_VERSION:
+        raise ValueError("not a MaterialState dump of a known format version")
+    (
+        _,
+        material,
+        now,
+        seen,
+        series,
+        spreads,
+        measures,
+        shipments,
+        closed,
+        stock,
+        level,
+        alert,
+        rec,
+        next_housekeeping,
+    ) = doc
+    state = MaterialState(material=material, now=now)
+    state.seen_ring = deque(seen)
+    state.seen = set(seen)
+    state.series = {row[0]: PriceSeries(*row[1:]) for row in series}
+    state.spreads = {row[0]: SpreadState(*row[1:]) for row in spreads}
+    state.measures = {row[0]: MeasureState(*row) for row in measures}
+    state.shipments = {row[0]: ShipmentState(*row) for row in shipments}
+    state.closed_shipments = {sid: at for sid, at in closed}
+    state.stock_t, state.stock_as_of, state.stock_event_id = stock
+    (
+        state.score,
+        state.level,
+        state.level_since,
+        state.emitted_score,
+        state.emitted_level,
+    ) = level
+    state.alert = None if alert is None else AlertState(*alert)
+    state.recommendation = None if rec is None else RecommendationState(*rec)
+    state.next_housekeeping = next_housekeeping
+    return state

@@ -1,0 +1,330 @@
+"""The pure risk core: `(state, event, catalog, policy) -> (state, outputs)`.
+
+`apply_event` updates `state` IN PLACE and returns that same object (copying the state for every
+event would dominate the cost of the hot path). Callers that need the state from before an event
+keep `dump_state(state)`. Validation (material, duplicates) happens before any mutation, so an
+exception never leaves a half-applied event behind. Time is event time only: the state's clock is
+the latest event time seen and never moves backwards; an older event is applied to the parts of
+the state it concerns (if it is newer than what they hold) but the evaluation happens at the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..catalog.model import Catalog, MaterialProfile
+from ..contracts.events import (
+    ExportControl,
+    PriceObserved,
+    ShipmentUpdated,
+    StockpilePosition,
+)
+from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
+from . import alerts, explain, stockpile
+from .derived import derived
+from .explain import Reading
+from .ids import recommendation_id
+from .logistics import apply_shipment, logistics_component, prune_shipments, refresh_at_risk
+from .market import apply_price, market_component, prices_elevated
+from .measures import apply_export_control, compute_view, ended_at, prune_measures
+from .policy import Policy
+from .scoring import combine, next_level
+from .state import MaterialState, MeasureState, RecommendationState
+from .timeutil import DAY, HOUR, to_datetime
+
+InputEvent = PriceObserved | ShipmentUpdated | ExportControl | StockpilePosition
+
+
+class UnknownMaterialError(KeyError):
+    """The state's material is not in the catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """What one event caused; empty most of the time."""
+
+    snapshot: RiskSnapshot | None = None
+    alerts: tuple[Alert, ...] = ()
+    recommendations: tuple[StockpileRecommendation, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.snapshot is not None or bool(self.alerts) or bool(self.recommendations)
+
+
+NO_OUTPUTS = Outputs()
+
+
+def daily_need_t(profile: MaterialProfile) -> float | None:
+    """Average daily net imports (CRMA Art. 23 base); consumption for a net exporter."""
+    if profile.eu_net_imports_t > 0.0:
+        return profile.eu_net_imports_t / 365.0
+    if profile.eu_consumption_t > 0.0:
+        return profile.eu_consumption_t / 365.0
+    return None
+
+
+def _profile(state: MaterialState, catalog: Catalog) -> MaterialProfile:
+    profile = catalog.materials.get(state.material)
+    if profile is None:
+        raise UnknownMaterialError(state.material)
+    return profile
+
+
+def _check_material(state: MaterialState, event: InputEvent) -> None:
+    if isinstance(event, ExportControl):
+        if state.material not in event.materials:
+            raise ValueError(f"export control {event.measure_id} does not name {state.material}")
+    elif event.material != state.material:
+        raise ValueError(f"event for {event.material} applied to state of {state.material}")
+
+
+def apply_event(
+    state: MaterialState, event: InputEvent, catalog: Catalog, policy: Policy
+) -> tuple[MaterialState, Outputs]:
+    """Fold one event into the material's state (in place) and return what it caused."""
+    event_id = event.event_id
+    if event_id in state.seen:
+        return state, NO_OUTPUTS
+    _check_material(state, event)
+    profile = _profile(state, catalog)
+
+    ring = state.seen_ring
+    ring.append(event_id)
+    state.seen.add(event_id)
+    if len(ring) > policy.seen_ids:
+        state.seen.discard(ring.popleft())
+
+    at = event.occurred_at.timestamp()
+    previous = state.now
+    first = previous is None
+    advanced = first or at > previous  # type: ignore[operator]
+    if advanced:
+        state.now = at
+    now: float = state.now  # type: ignore[assignment]
+
+    if isinstance(event, PriceObserved):
+        changed = apply_price(state, event, at, policy)
+    elif isinstance(event, ShipmentUpdated):
+        changed = apply_shipment(state, event, at, policy)
+    elif isinstance(event, ExportControl):
+        changed = apply_export_control(state, event, at)
+    else:
+        changed = _apply_stock(state, event, at)
+    if now >= state.next_housekeeping:
+        _housekeeping(state, now, policy)
+    if first:
+        state.level_since = now
+    if not (changed or advanced):
+        return state, NO_OUTPUTS
+    return state, _evaluate(state, profile, catalog, policy, event_id, now, first)
+
+
+def _apply_stock(state: MaterialState, event: StockpilePosition, at: float) -> bool:
+    if state.stock_t is not None and at < state.stock_as_of:
+        return False
+    state.stock_t = event.stock_t
+    state.stock_as_of = at
+    state.stock_event_id = event.event_id
+    return True
+
+
+def _housekeeping(state: MaterialState, now: float, policy: Policy) -> None:
+    prune_shipments(state, now, policy)
+    prune_measures(state, now, policy)
+    state.next_housekeeping = now + policy.housekeeping_hours * HOUR
+
+
+def read(
+    state: MaterialState, profile: MaterialProfile, catalog: Catalog, policy: Policy, now: float
+) -> Reading:
+    """Evaluate every component at `now` (refreshing the caches that are due)."""
+    view = state.view
+    if view is None or now >= view.valid_until:
+        view = state.view = compute_view(state, profile, catalog, now, policy)
+    at_risk = state.at_risk_t
+    if at_risk is None:
+        at_risk = refresh_at_risk(state)
+    daily = daily_need_t(profile)
+    policy_value = 100.0 * (1.0 - math.exp(-view.pressure / policy.shock_scale))
+    sr_value = min(
+        100.0, max(0.0, 100.0 * (view.sr_live - view.sr_baseline) / policy.sr_uplift_full_scale)
+    )
+    logistics_value = logistics_component(at_risk / daily, policy) if daily else 0.0
+    market_value, market_id = market_component(state, now, policy)
+    cover: float | None = None
+    stock_value = 0.0
+    if daily and state.stock_t is not None:
+        cover = state.stock_t / daily
+        target, floor = profile.target_days, profile.floor_days
+        if cover < target:
+            span = target - floor
+            stock_value = 100.0 if span <= 0 else min(100.0, 100.0 * (target - cover) / span)
+    values = (policy_value, sr_value, logistics_value, market_value, stock_value)
+    return Reading(
+        values, combine(values, derived(policy).weights), view, at_risk, daily, cover, market_id
+    )
+
+
+def _evaluate(
+    state: MaterialState,
+    profile: MaterialProfile,
+    catalog: Catalog,
+    policy: Policy,
+    event_id: str,
+    now: float,
+    first: bool,
+) -> Outputs:
+    reading = read(state, profile, catalog, policy, now)
+    score = reading.score
+    state.score = score
+    level = next_level(state.level, state.level_since, score, now, policy)
+    level_changed = level != state.level
+    if level_changed:
+        state.level = level
+        state.level_since = now
+
+    alert_changed = False
+    alert = state.alert
+    is_open = alert is not None and alert.status == "firing"
+    if level > 0 or is_open:
+        causes = explain.causes(reading, policy)
+        if (
+            alert is None
+            or not is_open
+            or level != alert.severity
+            or any(c not in alert.causes for c in causes)
+        ):
+            evidence = explain.evidence_ids(state, reading, profile, policy, causes)
+            alert_changed = alerts.update_alert(
+                state, level, score, causes, evidence, event_id, now, policy
+            )
+
+    recommendations: tuple[StockpileRecommendation, ...] = ()
+    rec = _recommend(state, reading, profile, policy, event_id, now)
+    if rec is not None:
+        recommendations = (explain.recommendation_model(state, rec),)
+        if rec.action != "hold":
+            alert_changed = alerts.link_recommendation(state, rec.recommendation_id, now) or (
+                alert_changed
+            )
+
+    alert_out: tuple[Alert, ...] = ()
+    if alert_changed:
+        assert state.alert is not None
+        state.alert.summary = explain.alert_summary(state, reading, profile, policy)
+        alert_out = (explain.alert_model(state),)
+
+    snap: RiskSnapshot | None = None
+    emitted = state.emitted_score
+    if (
+        first
+        or emitted is None
+        or level_changed
+        or alert_changed
+        or abs(score - emitted) >= policy.snapshot_min_change
+    ):
+        snap = explain.snapshot(state, reading, profile, policy)
+        state.emitted_score = score
+        state.emitted_level = level
+    if snap is None and not alert_out and not recommendations:
+        return NO_OUTPUTS
+    return Outputs(snap, alert_out, recommendations)
+
+
+def _recommend(
+    state: MaterialState,
+    reading: Reading,
+    profile: MaterialProfile,
+    policy: Policy,
+    event_id: str,
+    now: float,
+) -> RecommendationState | None:
+    daily = reading.daily_t
+    if state.stock_t is None or not daily:
+        return None
+    alert = state.alert
+    open_alert_id = alert.alert_id if alert is not None and alert.status == "firing" else None
+    decision = stockpile.decide(
+        stock_t=state.stock_t,
+        daily_t=daily,
+        target_days=profile.target_days,
+        floor_days=profile.floor_days,
+        restriction_shortfall=reading.view.shortfall,
+        at_risk_t=reading.at_risk_t,
+        market=reading.values[3],
+        elevated=prices_elevated(state, now, policy),
+        alert_id=open_alert_id,
+        policy=policy,
+    )
+    last = state.recommendation
+    if last is not None and last.key == decision.key:
+        return None
+    rec = RecommendationState(
+        key=decision.key,
+        recommendation_id=recommendation_id(
+            state.material, open_alert_id, decision.action, decision.key, event_id
+        ),
+        action=decision.action,
+        quantity_t=decision.quantity_t,
+        days_before=decision.days_before,
+        days_after=decision.days_after,
+        horizon_days=decision.horizon_days,
+        rationale=decision.rationale,
+        alert_id=open_alert_id,
+        issued_at=now,
+        valid_until=now + decision.valid_days * DAY,
+    )
+    state.recommendation = rec
+    return rec
+
+
+# ---- read side for the HTTP API --------------------------------------------------------------
+
+
+def snapshot_of(state: MaterialState, catalog: Catalog, policy: Policy) -> RiskSnapshot:
+    """The current view without an event (refreshes caches only). Raises LookupError if the
+    material has seen no event yet (there is no event time to date the snapshot)."""
+    if state.now is None:
+        raise LookupError(f"no event seen yet for {state.material}")
+    profile = _profile(state, catalog)
+    reading = read(state, profile, catalog, policy, state.now)
+    return explain.snapshot(state, reading, profile, policy)
+
+
+def active_measures(state: MaterialState) -> list[MeasureState]:
+    """Measures that still apply at the state's event time (announced or in force)."""
+    now = state.now if state.now is not None else -math.inf
+    return [m for m in state.measures.values() if ended_at(m, now) is None]
+
+
+def open_alert(state: MaterialState) -> Alert | None:
+    alert = state.alert
+    if alert is None or alert.status != "firing":
+        return None
+    return explain.alert_model(state)
+
+
+def last_alert(state: MaterialState) -> Alert | None:
+    """The open alert, or the last resolved one."""
+    return None if state.alert is None else explain.alert_model(state)
+
+
+def last_recommendation(state: MaterialState) -> StockpileRecommendation | None:
+    rec = state.recommendation
+    return None if rec is None else explain.recommendation_model(state, rec)
+
+
+def days_of_cover(state: MaterialState, catalog: Catalog) -> float | None:
+    daily = daily_need_t(_profile(state, catalog))
+    if state.stock_t is None or not daily:
+        return None
+    return state.stock_t / daily
+
+
+def level_name(state: MaterialState) -> str:
+    return ("normal", "watch", "warning", "critical")[state.level]
+
+
+def as_of(state: MaterialState) -> str | None:
+    return None if state.now is None else to_datetime(state.now).isoformat()

@@ -1,0 +1,226 @@
+"""Turning state into the published models: snapshots, alerts, recommendations and drivers.
+
+Only called when something is emitted or asked for, so the hot path never builds pydantic models.
+"""
+
+from __future__ import annotations
+
+from ..catalog.model import MaterialProfile
+from ..contracts.outputs import (
+    Alert,
+    Component,
+    Driver,
+    RiskSnapshot,
+    StockpileRecommendation,
+    SupplyRisk,
+)
+from .derived import derived
+from .policy import LEVELS, Policy
+from .scoring import COMPONENT_NAMES
+from .state import AlertState, MaterialState, PolicyView, RecommendationState
+from .timeutil import to_datetime
+
+COMPONENT_TEXT: dict[str, str] = {
+    "policy_shock": "export controls",
+    "supply_risk": "EU-method supply risk",
+    "logistics": "inbound logistics",
+    "market": "prices",
+    "stock": "stock position",
+}
+
+
+class Reading:
+    """Everything one evaluation computed, kept as plain floats until a model is needed."""
+
+    __slots__ = ("at_risk_t", "cover", "daily_t", "market_id", "score", "values", "view")
+
+    def __init__(
+        self,
+        values: tuple[float, ...],
+        score: float,
+        view: PolicyView,
+        at_risk_t: float,
+        daily_t: float | None,
+        cover: float | None,
+        market_id: str,
+    ) -> None:
+        self.values = values
+        self.score = score
+        self.view = view
+        self.at_risk_t = at_risk_t
+        self.daily_t = daily_t
+        self.cover = cover
+        self.market_id = market_id
+
+
+def _market_text(state: MaterialState, market_id: str) -> str:
+    for series in state.series.values():
+        if series.signal_event_id == market_id:
+            where = "/".join(p for p in (series.source, series.market, series.grade) if p)
+            return (
+                f"{where} {series.currency}/{series.unit} at {series.move:+.0%} vs trailing "
+                f"median, signal {series.signal:.0f} at the last informative print"
+            )
+    for key, spread in state.spreads.items():
+        if spread.event_id == market_id:
+            a, b = (part.split("\x1f")[1] or "?" for part in key.split("\x1e"))
+            return f"regional spread {a} vs {b} departed from its baseline ({spread.signal:.0f})"
+    return "price signal"
+
+
+def _driver_parts(
+    state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
+) -> list[tuple[float, str, str, list[str]]]:
+    """(contribution, component, text, event ids) of each non-zero component."""
+    view = reading.view
+    out: list[tuple[float, str, str, list[str]]] = []
+    values = dict(zip(COMPONENT_NAMES, reading.values, strict=True))
+
+    def add(name: str, text: str, ids: list[str]) -> None:
+        if values[name] > 0.0:
+            out.append((values[name] * policy.weights.get(name, 0.0), name, text, ids))
+
+    countries = ", ".join(view.countries) or "none"
+    add("policy_shock",
+        f"{view.pressure:.0%} of world {view.stage} supply under restriction "
+        f"(severity-weighted; countries: {countries}); physical shortfall for EU sourcing "
+        f"{view.shortfall:.0%}", view.event_ids)
+    add("supply_risk",
+        f"live supply risk {view.sr_live:.2f} vs baseline {view.sr_baseline:.2f} "
+        f"(EU method, {view.stage} bottleneck)", view.event_ids)
+    if reading.daily_t:
+        add("logistics",
+            f"{reading.at_risk_t:,.0f} t inbound delayed/held/cancelled = "
+            f"{reading.at_risk_t / reading.daily_t:.1f} days of net imports", state.at_risk_ids)
+    add("market", _market_text(state, reading.market_id),
+        [reading.market_id] if reading.market_id else [])
+    if reading.cover is not None:
+        add("stock",
+            f"cover {reading.cover:.0f} days vs target {profile.target_days:.0f} and floor "
+            f"{profile.floor_days:.0f}", [state.stock_event_id] if state.stock_event_id else [])
+    out.sort(key=lambda item: -item[0])
+    return out
+
+
+def drivers(
+    state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
+) -> list[Driver]:
+    """Reasons behind the components that are non-zero, strongest contribution first."""
+    cap = policy.evidence_cap
+    return [
+        Driver(component=name, text=text[:500], event_ids=ids[-cap:])
+        for _, name, text, ids in _driver_parts(state, reading, profile, policy)[
+            : policy.drivers_cap
+        ]
+    ]
+
+
+def evidence_ids(
+    state: MaterialState,
+    reading: Reading,
+    profile: MaterialProfile,
+    policy: Policy,
+    causes: list[str],
+) -> list[str]:
+    """Event ids supporting the named causes (no models built)."""
+    return [
+        event_id
+        for _, name, _, ids in _driver_parts(state, reading, profile, policy)
+        if name in causes
+        for event_id in ids[-policy.evidence_cap :]
+    ]
+
+
+def causes(reading: Reading, policy: Policy) -> list[str]:
+    """Components at or above the cause threshold, largest contribution first."""
+    threshold = policy.cause_threshold
+    weights = derived(policy).weights
+    ranked = [
+        (-value * weight, name)
+        for name, value, weight in zip(COMPONENT_NAMES, reading.values, weights, strict=True)
+        if value >= threshold
+    ]
+    if len(ranked) > 1:
+        ranked.sort()
+    return [name for _, name in ranked]
+
+
+def snapshot(
+    state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
+) -> RiskSnapshot:
+    view = reading.view
+    components = [
+        Component(
+            name=name,
+            value=round(value, 6),
+            weight=min(1.0, max(0.0, policy.weights.get(name, 0.0))),
+            detail=COMPONENT_TEXT[name],
+        )
+        for name, value in zip(COMPONENT_NAMES, reading.values, strict=True)
+    ]
+    alert = state.alert
+    assert state.now is not None
+    return RiskSnapshot(
+        material=state.material,
+        score=round(reading.score, 6),
+        level=LEVELS[state.level],  # type: ignore[arg-type]
+        components=components,
+        drivers=drivers(state, reading, profile, policy),
+        supply_risk=SupplyRisk(
+            value=round(view.sr_live, 6),
+            baseline=round(view.sr_baseline, 6),
+            bottleneck_stage=view.stage,  # type: ignore[arg-type]
+        ),
+        days_of_cover=None if reading.cover is None else round(reading.cover, 6),
+        as_of=to_datetime(state.now),
+        alert_id=alert.alert_id if alert is not None and alert.status == "firing" else None,
+    )
+
+
+def alert_summary(
+    state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
+) -> str:
+    alert = state.alert
+    assert alert is not None
+    if alert.status == "resolved":
+        head = f"{profile.name}: resolved, score {reading.score:.0f}/100 after " \
+               f"{LEVELS[alert.severity]} episode ({', '.join(alert.causes) or 'no named cause'})"
+    else:
+        head = f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100"
+    texts = [d.text for d in drivers(state, reading, profile, policy)[:3]]
+    return "; ".join([head, *texts])[:1000]
+
+
+def alert_model(state: MaterialState) -> Alert:
+    alert: AlertState | None = state.alert
+    assert alert is not None
+    return Alert(
+        alert_id=alert.alert_id,
+        material=state.material,
+        status=alert.status,  # type: ignore[arg-type]
+        severity=LEVELS[alert.severity],  # type: ignore[arg-type]
+        causes=list(alert.causes),
+        score=round(alert.score, 6),
+        summary=alert.summary,
+        started_at=to_datetime(alert.started_at),
+        updated_at=to_datetime(alert.updated_at),
+        sequence=alert.sequence,
+        evidence=list(alert.evidence),
+        recommendation_id=alert.recommendation_id,
+    )
+
+
+def recommendation_model(state: MaterialState, rec: RecommendationState) -> StockpileRecommendation:
+    return StockpileRecommendation(
+        recommendation_id=rec.recommendation_id,
+        material=state.material,
+        action=rec.action,  # type: ignore[arg-type]
+        quantity_t=rec.quantity_t,
+        days_of_cover_before=None if rec.days_before is None else round(rec.days_before, 6),
+        days_of_cover_after=None if rec.days_after is None else round(rec.days_after, 6),
+        horizon_days=rec.horizon_days,
+        rationale=rec.rationale[:1000],
+        alert_id=rec.alert_id,
+        issued_at=to_datetime(rec.issued_at),
+        valid_until=to_datetime(rec.valid_until),
+    )

@@ -1,0 +1,147 @@
+"""Export controls: the measure lifecycle and the policy-shock view derived from it.
+
+Pressure = share of world supply at the bottleneck stage under restriction, weighted by measure
+severity (ban > quota > licensing > export tax > other), coverage and phase. `announced` is a
+leading signal (a fraction of the effective weight) until `effective_at`; licensing is treated as
+near-prohibitive during its lag (~45 working days until the first licences, gallium 2023), then
+at its steady severity; `suspended`, `lifted` and `expires_at` release the pressure; a measure
+aimed only at non-EU destinations weighs less (it reaches the EU through the market only) and
+causes no physical shortfall for the EU. The view is piecewise constant in event time, so it is
+cached until the next boundary (effective date, end of licensing lag, expiry).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..catalog.model import Catalog, MaterialProfile
+from ..contracts.events import ExportControl
+from .policy import Policy
+from .state import MaterialState, MeasureState, PolicyView
+from .supply_risk import supply_risk
+from .timeutil import DAY, add_working_days
+
+EU_MEMBER_STATES: frozenset[str] = frozenset(
+    {
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+        "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+    }
+)
+INACTIVE_STATUSES: frozenset[str] = frozenset({"suspended", "lifted"})
+
+
+def apply_export_control(state: MaterialState, event: ExportControl, at: float) -> bool:
+    """Record a measure state; an event older than the stored state never regresses it."""
+    stored = state.measures.get(event.measure_id)
+    if stored is not None and at < stored.updated_at:
+        return False
+    destinations = event.destinations
+    reaches_eu = destinations is None or any(c in EU_MEMBER_STATES for c in destinations)
+    state.measures[event.measure_id] = MeasureState(
+        measure_id=event.measure_id,
+        country=event.country,
+        kind=event.measure,
+        status=event.status,
+        announced_at=event.announced_at.timestamp(),
+        effective_at=event.effective_at.timestamp(),
+        expires_at=None if event.expires_at is None else event.expires_at.timestamp(),
+        coverage=event.coverage,
+        reaches_eu=reaches_eu,
+        updated_at=at,
+        event_id=event.event_id,
+        first_event_id=stored.first_event_id if stored is not None else event.event_id,
+    )
+    state.view = None
+    return True
+
+
+def ended_at(measure: MeasureState, now: float) -> float | None:
+    """When the measure stopped mattering, or None while it still can."""
+    if measure.status in INACTIVE_STATUSES:
+        return measure.updated_at
+    if measure.expires_at is not None and now >= measure.expires_at:
+        return measure.expires_at
+    return None
+
+
+def measure_weight(measure: MeasureState, now: float, policy: Policy) -> tuple[float, float, float]:
+    """(pressure weight, physical weight, next time the weights change) of one measure at `now`.
+
+    Both weights include severity and coverage; the physical weight is zero before the measure
+    is in force and for measures that do not reach the EU."""
+    if ended_at(measure, now) is not None:
+        return 0.0, 0.0, math.inf
+    boundary = math.inf
+    if measure.expires_at is not None:
+        boundary = measure.expires_at
+    if now < measure.effective_at:
+        weight = policy.severity.get(measure.kind, 0.0) * policy.announced_weight
+        physical = 0.0
+        boundary = min(boundary, measure.effective_at)
+    else:
+        severity = policy.severity.get(measure.kind, 0.0)
+        if measure.kind == "licensing":
+            lag_end = add_working_days(measure.effective_at, policy.licensing_lag_working_days)
+            if now < lag_end:
+                severity = max(severity, policy.licensing_lag_severity)
+                boundary = min(boundary, lag_end)
+        weight = physical = severity
+    weight *= measure.coverage
+    physical *= measure.coverage
+    if not measure.reaches_eu:
+        weight *= policy.non_eu_destinations_weight
+        physical = 0.0
+    return weight, physical, boundary
+
+
+def compute_view(
+    state: MaterialState, profile: MaterialProfile, catalog: Catalog, now: float, policy: Policy
+) -> PolicyView:
+    """Pressure, physical shortfall and live SR from the active measures at `now`."""
+    intensity: dict[str, float] = {}
+    physical: dict[str, float] = {}
+    valid_until = math.inf
+    event_ids: list[str] = []
+    for measure in state.measures.values():
+        weight, phys, boundary = measure_weight(measure, now, policy)
+        valid_until = min(valid_until, boundary)
+        if weight <= 0.0:
+            continue
+        event_ids.append(measure.event_id)
+        country = measure.country
+        intensity[country] = min(1.0, max(intensity.get(country, 0.0), weight))
+        physical[country] = min(1.0, max(physical.get(country, 0.0), phys))
+    uplift = policy.trade_factor_uplift
+    sr_baseline, _ = supply_risk(profile, catalog, {}, uplift)
+    sr_live, stage = supply_risk(profile, catalog, intensity, uplift)
+    world = profile.global_supply.get(stage) or {}
+    eu = profile.eu_sourcing.get(stage) or world
+    pressure = sum(world.get(c, 0.0) * w for c, w in intensity.items())
+    shortfall = sum(eu.get(c, 0.0) * w for c, w in physical.items())
+    return PolicyView(
+        pressure=min(1.0, pressure),
+        shortfall=min(1.0, shortfall),
+        sr_live=sr_live,
+        sr_baseline=sr_baseline,
+        stage=stage,
+        valid_until=valid_until,
+        event_ids=event_ids,
+        countries=sorted(intensity),
+    )
+
+
+def prune_measures(state: MaterialState, now: float, policy: Policy) -> None:
+    """Forget measures that ended long ago, and the oldest ended ones beyond the cap."""
+    horizon = now - policy.measure_retention_days * DAY
+    for measure_id, measure in list(state.measures.items()):
+        end = ended_at(measure, now)
+        if end is not None and end < horizon:
+            del state.measures[measure_id]
+    if len(state.measures) > policy.max_measures:
+        ended = sorted(
+            (end, mid)
+            for mid, m in state.measures.items()
+            if (end := ended_at(m, now)) is not None
+        )
+        for _, mid in ended[: len(state.measures) - policy.max_measures]:
+            del state.measures[mid]

@@ -1,0 +1,143 @@
+"""Every tunable of the risk core in one frozen object, with defaults a reviewer can argue with.
+
+Defaults are chosen from the references in `reference/domain-facts.md`: the IEA's ~7% collective
+action trigger, JOGMEC's 60-day stock target, the ~45 working-day licensing lag seen for gallium and
+germanium in 2023, and the EU method's trade factors (1.1-1.5 for real restrictions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+LEVELS: tuple[str, ...] = ("normal", "watch", "warning", "critical")
+
+
+def _frozen(mapping: dict[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Tunables of signals, scoring, alerting and stockpile advice (all times are event time)."""
+
+    # --- levels and alerting -------------------------------------------------------------
+    enter_watch: float = 25.0
+    enter_warning: float = 50.0
+    enter_critical: float = 75.0
+    hysteresis: float = 10.0
+    """A level is left only when the score falls this far below its entry threshold."""
+    min_dwell_hours: float = 48.0
+    """Minimum event time at a level before it may be lowered (escalation is immediate)."""
+    snapshot_min_change: float = 2.0
+    """Emit a RiskSnapshot when the score moved at least this much (or the level changed)."""
+    cause_threshold: float = 30.0
+    """A component at or above this value is named as a cause of the alert."""
+
+    # --- combination of components ---------------------------------------------------------
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {
+                "policy_shock": 0.85,
+                "supply_risk": 0.5,
+                "logistics": 0.6,
+                "market": 0.55,
+                "stock": 0.2,
+            }
+        )
+    )
+    """Largest share of the 0..100 score each component can drive on its own (noisy-OR)."""
+
+    # --- policy shock ----------------------------------------------------------------------
+    severity: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"ban": 1.0, "quota": 0.75, "licensing": 0.55, "export_tax": 0.4, "other": 0.3}
+        )
+    )
+    licensing_lag_severity: float = 0.9
+    """Licensing during its lag: flows near zero until the first licences (gallium 2023)."""
+    licensing_lag_working_days: int = 45
+    announced_weight: float = 0.5
+    """An announced measure is a leading signal: it weighs this fraction of an effective one."""
+    non_eu_destinations_weight: float = 0.35
+    """A measure whose destination list names no EU country reaches the EU only indirectly."""
+    shock_scale: float = 0.18
+    """Component = 100 * (1 - exp(-pressure / shock_scale)): concave, so that the first tenths
+    of world supply under restriction count most and a near-total restriction saturates."""
+    trade_factor_uplift: float = 0.5
+    """A full ban raises t_c to 1 + this (the 2023 exercise used up to 1.5 for China-tin)."""
+    sr_uplift_full_scale: float = 2.0
+    """Live SR above baseline that saturates the supply_risk component."""
+    measure_retention_days: float = 90.0
+    """Lifted/suspended/expired measures are forgotten after this long (bounded state)."""
+    max_measures: int = 64
+
+    # --- logistics -------------------------------------------------------------------------
+    logistics_full_days: float = 30.0
+    """Days of net imports delayed/held/cancelled that saturate the component."""
+    cancelled_memory_days: float = 30.0
+    """A cancelled shipment counts as missing supply for this long, then is dropped."""
+    stale_shipment_days: float = 120.0
+    """A delayed/held shipment with no update for this long is dropped (feed lost track)."""
+    max_shipments: int = 512
+
+    # --- market ----------------------------------------------------------------------------
+    ewma_half_life_prints: float = 20.0
+    """Half-life of the EWMA of squared log returns, in informative prints of a series."""
+    initial_volatility: float = 0.02
+    """Prior per-print volatility before a series has history."""
+    min_volatility: float = 0.005
+    """Volatility floor: illiquid series must not make every move look like a shock."""
+    warmup_returns: int = 5
+    """Returns needed before a z-score counts (before that the prior dominates)."""
+    z_low: float = 2.0
+    z_high: float = 6.0
+    median_window: int = 20
+    move_low: float = 0.05
+    move_high: float = 0.5
+    """Move above the trailing median mapped linearly from 0 at move_low to 100 at move_high."""
+    spread_low: float = 0.05
+    spread_high: float = 0.4
+    """Widening of a log regional spread beyond its own EWMA baseline, mapped like moves."""
+    spread_fresh_days: float = 14.0
+    """Two series' latest prints must be this close in event time to compare them."""
+    market_stale_half_life_days: float = 14.0
+    """A series signal halves for every this many days without an informative print."""
+    elevated_move: float = 0.1
+    """A price this far above its trailing median is 'elevated' (blocks replenishment)."""
+    max_series: int = 16
+    """Price series kept per material; the least recently updated one is evicted."""
+
+    # --- stock position --------------------------------------------------------------------
+    # (target and floor days come from the catalog per material)
+
+    # --- stockpile policy ------------------------------------------------------------------
+    shortfall_trigger: float = 0.07
+    horizon_days: int = 90
+    price_spike_component: float = 60.0
+    """Market component at which a price-spike sale tranche is considered."""
+    price_spike_tranche_days: float = 10.0
+    """Size of a price-spike sale in days of net imports (kept above the target)."""
+    replenish_max_market: float = 20.0
+    """Replenish only when the market component is below this (prices not elevated)."""
+    recommendation_valid_days: int = 30
+
+    # --- bounded bookkeeping ---------------------------------------------------------------
+    seen_ids: int = 2048
+    """Recent event ids remembered for duplicate suppression (a ring)."""
+    housekeeping_hours: float = 6.0
+    """Event-time interval between pruning passes over shipments, measures and series."""
+    evidence_cap: int = 64
+    drivers_cap: int = 20
+
+    def enter(self, level: int) -> float:
+        """Score at or above which `level` (1..3) is entered."""
+        return (0.0, self.enter_watch, self.enter_warning, self.enter_critical)[level]
+
+    def leave(self, level: int) -> float:
+        """Score below which `level` (1..3) is left."""
+        return self.enter(level) - self.hysteresis
+
+
+DEFAULT_POLICY = Policy()

@@ -1,0 +1,170 @@
+"""The bounded per-material state the core folds events into.
+
+Plain mutable dataclasses with slots: the hot path updates them in place (see `core.apply_event`).
+Memory is bounded by construction -- a ring of recent event ids, at most `Policy.max_series` price
+series (least recently updated evicted), shipments dropped once they arrive or stop mattering,
+measures dropped some time after they end -- so state size never grows with the event count.
+Times are POSIX seconds (float) of event time; the core never reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class PriceSeries:
+    """One price series (material, source, market, grade, currency, unit) and its statistics."""
+
+    source: str
+    market: str
+    grade: str
+    currency: str
+    unit: str
+    last_t: float
+    last_price: float
+    last_event_id: str
+    var: float
+    """EWMA of squared log returns of informative (non-flat) prints."""
+    n_returns: int = 0
+    window: list[float] = field(default_factory=list)
+    """Trailing informative prices (bounded by Policy.median_window), oldest first."""
+    signal: float = 0.0
+    """Shock value 0..100 at the last informative print."""
+    signal_t: float = 0.0
+    signal_event_id: str = ""
+    move: float = 0.0
+    """Price relative to the trailing median at the last informative print, minus one."""
+
+
+@dataclass(slots=True)
+class SpreadState:
+    """Regional spread between two series of the same currency and unit (different markets)."""
+
+    baseline: float
+    """EWMA of the log spread (first series over second)."""
+    n: int
+    signal: float
+    t: float
+    event_id: str
+
+
+@dataclass(slots=True)
+class MeasureState:
+    """The latest known state of one export-control measure as it applies to this material."""
+
+    measure_id: str
+    country: str
+    kind: str
+    status: str
+    announced_at: float
+    effective_at: float
+    expires_at: float | None
+    coverage: float
+    reaches_eu: bool
+    updated_at: float
+    """occurred_at of the event that set this state (older events never regress it)."""
+    event_id: str
+    first_event_id: str
+
+
+@dataclass(slots=True)
+class ShipmentState:
+    shipment_id: str
+    status: str
+    quantity_t: float
+    updated_at: float
+    event_id: str
+
+
+@dataclass(slots=True)
+class AlertState:
+    """The open alert of the current episode (one per material episode, updated in place)."""
+
+    alert_id: str
+    severity: int
+    started_at: float
+    updated_at: float
+    sequence: int
+    score: float
+    causes: list[str]
+    evidence: list[str]
+    summary: str = ""
+    recommendation_id: str | None = None
+    status: str = "firing"
+
+
+@dataclass(slots=True)
+class RecommendationState:
+    """The last recommendation emitted, so that holds are only emitted on a change."""
+
+    key: str
+    recommendation_id: str
+    action: str
+    quantity_t: float
+    days_before: float | None
+    days_after: float | None
+    horizon_days: int
+    rationale: str
+    alert_id: str | None
+    issued_at: float
+    valid_until: float
+
+
+@dataclass(slots=True)
+class PolicyView:
+    """Derived from the measures at one event time; piecewise constant, valid until `valid_until`.
+
+    Not serialised: recomputed from the measures (a pure function of them and the time)."""
+
+    pressure: float
+    """Severity-weighted share of world supply under restriction at the bottleneck stage."""
+    shortfall: float
+    """Physical shortfall share of EU supply from effective restrictions (release trigger)."""
+    sr_live: float
+    sr_baseline: float
+    stage: str
+    valid_until: float
+    event_ids: list[str]
+    countries: list[str]
+
+
+@dataclass(slots=True)
+class MaterialState:
+    """Everything the core remembers about one material."""
+
+    material: str
+    now: float | None = None
+    """Event-time clock: the latest event time seen (never moves backwards)."""
+    seen_ring: deque[str] = field(default_factory=deque)
+    seen: set[str] = field(default_factory=set)
+    series: dict[str, PriceSeries] = field(default_factory=dict)
+    """Insertion order = recency of update (updated series move to the end)."""
+    spreads: dict[str, SpreadState] = field(default_factory=dict)
+    measures: dict[str, MeasureState] = field(default_factory=dict)
+    shipments: dict[str, ShipmentState] = field(default_factory=dict)
+    closed_shipments: dict[str, float] = field(default_factory=dict)
+    """Recently arrived shipment ids -> time, so a late, older update cannot resurrect them."""
+    stock_t: float | None = None
+    stock_as_of: float = 0.0
+    stock_event_id: str = ""
+    score: float = 0.0
+    level: int = 0
+    level_since: float = 0.0
+    emitted_score: float | None = None
+    """Score of the last emitted snapshot (None before the first)."""
+    emitted_level: int = 0
+    alert: AlertState | None = None
+    """The open alert, or the last resolved one (status 'resolved')."""
+    recommendation: RecommendationState | None = None
+    next_housekeeping: float = 0.0
+    # ---- caches (not serialised; recomputed lazily) ----
+    view: PolicyView | None = None
+    at_risk_t: float | None = None
+    at_risk_ids: list[str] = field(default_factory=list)
+
+
+def initial_state(material: str) -> MaterialState:
+    """A fresh state for a material nobody has reported on yet."""
+    return MaterialState(material=material)

@@ -1,0 +1,114 @@
+"""Stockpile policy after JOGMEC's three regimes and IEA collective-action practice (advisory).
+
+- Emergency release when the physical shortfall share (effective restrictions on EU sourcing plus
+  inbound tonnes delayed/held/cancelled over the horizon) reaches the trigger (7%, as the IEA):
+  sized shortfall x horizon x daily net imports, capped so cover stays at or above the floor.
+- Price-spike sale: a smaller tranche, only from stock above the target (no physical shortfall,
+  so the emergency reserve is not touched).
+- Replenish only when calm (no alert), below target and prices not elevated; never during an alert
+  (the IEA defers refilling while an action is active; JOGMEC avoids buying into tight markets).
+- Otherwise hold, with the reason. A recommendation is emitted only when the decision changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    key: str
+    action: str
+    quantity_t: float
+    days_before: float
+    days_after: float
+    horizon_days: int
+    rationale: str
+    valid_days: float
+
+
+def _tonnes(value: float) -> float:
+    """Round down to kilograms so that the cap (cover >= floor) survives float arithmetic."""
+    return math.floor(max(0.0, value) * 1000.0) / 1000.0
+
+
+def decide(
+    *,
+    stock_t: float,
+    daily_t: float,
+    target_days: float,
+    floor_days: float,
+    restriction_shortfall: float,
+    at_risk_t: float,
+    market: float,
+    elevated: bool,
+    alert_id: str | None,
+    policy: Policy,
+) -> Decision:
+    """The recommendation for the current position (pure; `daily_t` > 0)."""
+    horizon = policy.horizon_days
+    cover = stock_t / daily_t
+    logistics_share = at_risk_t / (daily_t * horizon)
+    shortfall = min(1.0, restriction_shortfall + logistics_share)
+    episode = alert_id or ""
+
+    def hold(key: str, rationale: str) -> Decision:
+        return Decision(key, "hold", 0.0, cover, cover, horizon, rationale,
+                        policy.recommendation_valid_days)
+
+    if shortfall >= policy.shortfall_trigger:
+        need = shortfall * horizon * daily_t
+        cap = stock_t - floor_days * daily_t
+        quantity = _tonnes(min(need, cap))
+        if quantity <= 0.0:
+            return hold(
+                f"hold:floor:{episode}",
+                f"physical shortfall {shortfall:.1%} >= trigger {policy.shortfall_trigger:.0%}, "
+                f"but cover {cover:.0f} d is at or below the floor {floor_days:.0f} d: hold",
+            )
+        after = (stock_t - quantity) / daily_t
+        return Decision(
+            f"release:emergency:{episode}", "release", quantity, cover, after, horizon,
+            f"emergency release: physical shortfall {shortfall:.1%} of supply (restrictions "
+            f"{restriction_shortfall:.1%}, logistics {logistics_share:.1%}) >= trigger "
+            f"{policy.shortfall_trigger:.0%}; sized {shortfall:.1%} x {horizon} d x "
+            f"{daily_t:,.1f} t/d, capped to keep cover >= floor {floor_days:.0f} d",
+            horizon,
+        )
+    if market >= policy.price_spike_component and cover > target_days:
+        quantity = _tonnes(
+            min(policy.price_spike_tranche_days, cover - target_days) * daily_t
+        )
+        return Decision(
+            f"release:price_spike:{episode}", "release", quantity, cover,
+            (stock_t - quantity) / daily_t, horizon,
+            f"price-spike sale: market signal {market:.0f}/100, no physical shortfall "
+            f"({shortfall:.1%}); tranche of {quantity / daily_t:.1f} d from stock above the "
+            f"target {target_days:.0f} d",
+            policy.recommendation_valid_days,
+        )
+    if alert_id is not None:
+        return hold(
+            f"hold:alert:{episode}",
+            f"alert active: physical shortfall {shortfall:.1%} below trigger "
+            f"{policy.shortfall_trigger:.0%}, no release; no replenishment during an alert",
+        )
+    if cover < target_days:
+        if market < policy.replenish_max_market and not elevated:
+            quantity = _tonnes((target_days - cover) * daily_t)
+            return Decision(
+                "replenish", "replenish", quantity, cover, (stock_t + quantity) / daily_t,
+                horizon,
+                f"calm market, cover {cover:.0f} d below target {target_days:.0f} d: "
+                f"buy {quantity:,.1f} t back to target",
+                policy.recommendation_valid_days,
+            )
+        return hold(
+            "hold:prices",
+            f"cover {cover:.0f} d below target {target_days:.0f} d but prices elevated "
+            f"(market {market:.0f}/100): defer replenishment",
+        )
+    return hold("hold:target", f"cover {cover:.0f} d at or above target {target_days:.0f} d")
