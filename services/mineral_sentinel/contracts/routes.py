@@ -1,0 +1,108 @@
+"""The HTTP routes both services serve, as data: `schemas/openapi.json` is built from this.
+
+HTTP owners (risk service, notifier) add their routes to `ROUTES` *in this module* -- not by
+appending at runtime -- so that `sentinel schemas` sees every route without importing Faust.
+Views can look their route up here (`route_for`) so that the served surface and the published
+contract cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .common import OutputMessage
+from .events import InputEvent
+
+Service = Literal["risk", "notifier"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+ParamType = Literal["string", "integer", "number", "boolean"]
+SERVICES: tuple[Service, ...] = ("risk", "notifier")
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParam:
+    name: str
+    type: ParamType = "string"
+    description: str = ""
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    default: str | int | float | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedType:
+    """A body type that is not a model class (e.g. the InputEvent union), with its schema name."""
+
+    name: str
+    type: object
+
+
+BodyType = type[BaseModel] | NamedType
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One HTTP operation of one service. Path parameters are written `{name}` in `path`."""
+
+    service: Service
+    method: HttpMethod
+    path: str
+    summary: str
+    request_model: BodyType | None = None
+    response_model: BodyType | None = None
+    response_is_list: bool = False
+    """The body is a JSON array of `response_model`."""
+    status_codes: tuple[tuple[int, str], ...] = ((200, "OK"),)
+    """(status, description) pairs; the first 2xx carries the response body."""
+    query_params: tuple[QueryParam, ...] = ()
+    auth: bool = False
+    """Bearer token required (SENTINEL_API_TOKENS); the /v1 routes set this."""
+    response_media_type: str = "application/json"
+    description: str = ""
+
+
+class Health(OutputMessage):
+    """Body of /healthz and /readyz: liveness says the process runs, readiness that it serves."""
+
+    status: Literal["ok", "starting", "degraded"]
+    service: Service
+    detail: str = Field("", max_length=500)
+
+
+INPUT_EVENT = NamedType("InputEvent", InputEvent)
+"""Request body of an event-ingest route: any input event, discriminated on `type`."""
+
+
+def _open_endpoints(service: Service) -> tuple[Route, ...]:
+    return (
+        Route(service, "GET", "/healthz", "Liveness: the process is running.",
+              response_model=Health),
+        Route(service, "GET", "/readyz",
+              "Readiness: consumers assigned and tables recovered; 503 until then.",
+              response_model=Health,
+              status_codes=((200, "Ready"), (503, "Not ready yet"))),
+        Route(service, "GET", "/metrics", "Prometheus metrics in the text exposition format.",
+              response_media_type=PROMETHEUS_TEXT),
+    )
+
+
+ROUTES: list[Route] = [
+    *_open_endpoints("risk"),
+    *_open_endpoints("notifier"),
+]
+"""Every route of both services. Append yours here, grouped by service."""
+
+
+def routes_of(service: Service) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.service == service)
+
+
+def route_for(service: Service, method: HttpMethod, path: str) -> Route:
+    for route in ROUTES:
+        if (route.service, route.method, route.path) == (service, method, path):
+            return route
+    raise KeyError(f"no route {method} {path} registered for {service}")
