@@ -82,7 +82,7 @@ def _driver_parts(
 
     countries = ", ".join(view.countries) or "none"
     add("policy_shock",
-        f"{view.pressure:.0%} of world {view.stage} supply under restriction "
+        f"{view.pressure:.0%} of world {view.shock_stage} supply under restriction "
         f"(severity-weighted; countries: {countries}); physical shortfall for EU sourcing "
         f"{view.shortfall:.0%}", view.event_ids)
     add("supply_risk",

@@ -1,13 +1,20 @@
 """Export controls: the measure lifecycle and the policy-shock view derived from it.
 
-Pressure = share of world supply at the bottleneck stage under restriction, weighted by measure
-severity (ban > quota > licensing > export tax > other), coverage and phase. `announced` is a
-leading signal (a fraction of the effective weight) until `effective_at`; licensing is treated as
-near-prohibitive during its lag (~45 working days until the first licences, gallium 2023), then
-at its steady severity; `suspended`, `lifted` and `expires_at` release the pressure; a measure
-aimed only at non-EU destinations weighs less (it reaches the EU through the market only) and
-causes no physical shortfall for the EU. The view is piecewise constant in event time, so it is
-cached until the next boundary (effective date, end of licensing lag, expiry).
+Pressure = share of world supply under restriction, weighted by measure severity (ban > quota >
+licensing > export tax > other), coverage and phase. `announced` is a leading signal (a fraction
+of the effective weight) until `effective_at`; licensing is treated as near-prohibitive during its
+lag (~45 working days until the first licences, gallium 2023), then at its steady severity;
+`suspended`, `lifted` and `expires_at` release the pressure; a measure aimed only at non-EU
+destinations weighs less (it reaches the EU through the market only) and causes no physical
+shortfall for the EU.
+
+Stage: DESIGN section 7 says "at the bottleneck stage". We take, per shock, the stage where the
+restricting countries hold the largest share of world supply: an ore-export ban (Indonesia 2020,
+26% of mined nickel) bites at extraction even though nickel's structural bottleneck (highest SR)
+is processing, where Indonesia held far less; using the structural stage would understate it.
+The physical shortfall for the EU likewise uses the stage with the largest EU-sourcing exposure.
+The view is piecewise constant in event time, so it is cached until the next boundary
+(effective date, end of licensing lag, expiry).
 """
 
 from __future__ import annotations
@@ -114,16 +121,21 @@ def compute_view(
     uplift = policy.trade_factor_uplift
     sr_baseline, _ = supply_risk(profile, catalog, {}, uplift)
     sr_live, stage = supply_risk(profile, catalog, intensity, uplift)
-    world = profile.global_supply.get(stage) or {}
-    eu = profile.eu_sourcing.get(stage) or world
-    pressure = sum(world.get(c, 0.0) * w for c, w in intensity.items())
-    shortfall = sum(eu.get(c, 0.0) * w for c, w in physical.items())
+    pressure, shock_stage, shortfall = 0.0, stage, 0.0
+    for candidate in profile.stages:
+        world = profile.global_supply.get(candidate) or {}
+        eu = profile.eu_sourcing.get(candidate) or world
+        restricted = sum(world.get(c, 0.0) * w for c, w in intensity.items())
+        if restricted > pressure:
+            pressure, shock_stage = restricted, candidate
+        shortfall = max(shortfall, sum(eu.get(c, 0.0) * w for c, w in physical.items()))
     return PolicyView(
         pressure=min(1.0, pressure),
         shortfall=min(1.0, shortfall),
         sr_live=sr_live,
         sr_baseline=sr_baseline,
         stage=stage,
+        shock_stage=shock_stage,
         valid_until=valid_until,
         event_ids=event_ids,
         countries=sorted(intensity),

@@ -119,12 +119,15 @@ class PolicyView:
     Not serialised: recomputed from the measures (a pure function of them and the time)."""
 
     pressure: float
-    """Severity-weighted share of world supply under restriction at the bottleneck stage."""
+    """Severity-weighted share of world supply under restriction (at `shock_stage`)."""
     shortfall: float
     """Physical shortfall share of EU supply from effective restrictions (release trigger)."""
     sr_live: float
     sr_baseline: float
     stage: str
+    """Bottleneck stage of the live SR (highest stage SR)."""
+    shock_stage: str
+    """Stage where the active restrictions cover the largest share of world supply."""
     valid_until: float
     event_ids: list[str]
     countries: list[str]

@@ -19,11 +19,22 @@ from collections.abc import Mapping
 from ..catalog.model import STAGES, Catalog, MaterialProfile, Stage
 
 
-def base_trade_factor(profile: MaterialProfile, catalog: Catalog, country: str) -> float:
-    """t_c before live measures: the published factor, 0.8 under an EU trade agreement, else 1."""
+def base_trade_factor(
+    profile: MaterialProfile, catalog: Catalog, country: str, stage: Stage | None = None
+) -> float:
+    """t_c before live measures: the published factor (per stage where the exercise set one),
+    0.8 under an EU trade agreement, else 1."""
+    if stage is not None:
+        per_stage = profile.stage_trade_factors.get(stage)
+        if per_stage:
+            return per_stage.get(country) or _default_factor(catalog, country)
     published = profile.published_trade_factors.get(country)
     if published is not None:
         return published
+    return _default_factor(catalog, country)
+
+
+def _default_factor(catalog: Catalog, country: str) -> float:
     country_profile = catalog.countries.get(country)
     return 0.8 if country_profile is not None and country_profile.eu_trade_agreement else 1.0
 
@@ -34,11 +45,12 @@ def hhi(
     catalog: Catalog,
     intensity: Mapping[str, float],
     uplift: float,
+    stage: Stage | None = None,
 ) -> float:
     """Governance- and trade-weighted concentration, 0..10 with fractional shares."""
     total = 0.0
     for country, share in shares.items():
-        factor = base_trade_factor(profile, catalog, country)
+        factor = base_trade_factor(profile, catalog, country, stage)
         live = intensity.get(country, 0.0)
         if live > 0.0:
             factor = max(factor, 1.0 + uplift * live)
@@ -58,8 +70,8 @@ def stage_supply_risk(
     eu_shares = profile.eu_sourcing.get(stage) or global_shares
     ir = min(1.0, max(0.0, profile.import_reliance))
     concentration = (
-        hhi(global_shares, profile, catalog, intensity, uplift) * ir / 2.0
-        + hhi(eu_shares, profile, catalog, intensity, uplift) * (1.0 - ir / 2.0)
+        hhi(global_shares, profile, catalog, intensity, uplift, stage) * ir / 2.0
+        + hhi(eu_shares, profile, catalog, intensity, uplift, stage) * (1.0 - ir / 2.0)
     )
     return concentration * (1.0 - profile.eol_rir) * profile.substitution_index
 
