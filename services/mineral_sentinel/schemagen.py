@@ -53,22 +53,32 @@ MESSAGES: tuple[MessageSchema, ...] = (
     MessageSchema("price_observed", "PriceObserved", events.PriceObserved, "validation"),
     MessageSchema("shipment_updated", "ShipmentUpdated", events.ShipmentUpdated, "validation"),
     MessageSchema("export_control", "ExportControl", events.ExportControl, "validation"),
-    MessageSchema("stockpile_position", "StockpilePosition", events.StockpilePosition,
-                  "validation"),
+    MessageSchema(
+        "stockpile_position", "StockpilePosition", events.StockpilePosition, "validation"
+    ),
     MessageSchema("input_event", "InputEvent", events.InputEvent, "validation"),
     MessageSchema("risk_snapshot", "RiskSnapshot", outputs.RiskSnapshot, "serialization"),
     MessageSchema("alert", "Alert", outputs.Alert, "serialization"),
-    MessageSchema("stockpile_recommendation", "StockpileRecommendation",
-                  outputs.StockpileRecommendation, "serialization"),
+    MessageSchema(
+        "stockpile_recommendation",
+        "StockpileRecommendation",
+        outputs.StockpileRecommendation,
+        "serialization",
+    ),
     MessageSchema("dead_letter", "DeadLetter", outputs.DeadLetter, "serialization"),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: schemas/ at the repository root)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 and list the files that differ")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: schemas/ at the repository root)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 and list the files that differ"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,13 +119,15 @@ def render_all() -> dict[str, str]:
 def differing_files(out: Path, files: dict[str, str]) -> list[str]:
     """Generated files missing or different on disk, plus stale generated JSON schemas."""
     differing = [
-        name for name, text in files.items()
+        name
+        for name, text in files.items()
         if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text
     ]
     json_dir = out / JSON_DIR
     if json_dir.is_dir():
         differing += sorted(
-            f"{JSON_DIR}/{p.name}" for p in json_dir.glob("*.schema.json")
+            f"{JSON_DIR}/{p.name}"
+            for p in json_dir.glob("*.schema.json")
             if f"{JSON_DIR}/{p.name}" not in files
         )
     return differing
@@ -228,17 +240,21 @@ def asyncapi_document() -> dict[str, Any]:
         if message is not None:
             payload: dict[str, Any] = components.ref(message.title, message.type, message.mode)
         else:
-            payload = {"type": "object",
-                       "description": f"{spec.value}: model not yet defined in contracts/"}
+            payload = {
+                "type": "object",
+                "description": f"{spec.value}: model not yet defined in contracts/",
+            }
         messages[spec.value] = {
             "name": spec.value,
             "title": spec.value,
             "contentType": "application/json",
             "payload": payload,
-            "bindings": {"kafka": {
-                "key": {"type": "string", "description": f"message key: {spec.key}"},
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }},
+            "bindings": {
+                "kafka": {
+                    "key": {"type": "string", "description": f"message key: {spec.key}"},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
         }
         channels[channel] = {
             "address": spec.name,
@@ -247,12 +263,14 @@ def asyncapi_document() -> dict[str, Any]:
             "messages": {spec.value: {"$ref": f"#/components/messages/{spec.value}"}},
             "x-key": spec.key,
             "x-cleanup-policy": spec.cleanup,
-            "bindings": {"kafka": {
-                "topic": spec.name,
-                "partitions": partitions,
-                "topicConfiguration": {"cleanup.policy": [spec.cleanup]},
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.name,
+                    "partitions": partitions,
+                    "topicConfiguration": {"cleanup.policy": [spec.cleanup]},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
         }
         action = _action(spec)
         operations[f"{action}_{channel}"] = {
@@ -260,7 +278,7 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/{spec.value}"}],
             "summary": f"{'Consume' if action == 'receive' else 'Publish'} {spec.value} "
-                       f"on {spec.name} (key: {spec.key}, cleanup: {spec.cleanup})",
+            f"on {spec.name} (key: {spec.key}, cleanup: {spec.cleanup})",
         }
     return {
         "asyncapi": "3.0.0",
@@ -269,15 +287,17 @@ def asyncapi_document() -> dict[str, Any]:
             "title": "Mineral Sentinel topics",
             "version": __version__,
             "description": "Kafka topics of Mineral Sentinel (DESIGN section 4). Topic names are "
-                           "logical: SENTINEL_TOPIC_PREFIX is prepended on the broker. Material-"
-                           "scoped topics are keyed by material code.",
+            "logical: SENTINEL_TOPIC_PREFIX is prepended on the broker. Material-"
+            "scoped topics are keyed by material code.",
         },
         "defaultContentType": "application/json",
-        "servers": {"local": {
-            "host": Settings.model_fields["kafka_bootstrap"].default,
-            "protocol": "kafka",
-            "description": "local broker (SENTINEL_KAFKA_BOOTSTRAP)",
-        }},
+        "servers": {
+            "local": {
+                "host": Settings.model_fields["kafka_bootstrap"].default,
+                "protocol": "kafka",
+                "description": "local broker (SENTINEL_KAFKA_BOOTSTRAP)",
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": components.schemas},
@@ -291,8 +311,10 @@ def _server(service: Service) -> dict[str, str]:
     field = f"{service}_web_port"
     port = Settings.model_fields[field].default
     host = Settings.model_fields["web_host"].default
-    return {"url": f"http://{host}:{port}",
-            "description": f"{service} service (SENTINEL_{field.upper()})"}
+    return {
+        "url": f"http://{host}:{port}",
+        "description": f"{service} service (SENTINEL_{field.upper()})",
+    }
 
 
 def _operation_id(method: str, path: str) -> str:
@@ -332,8 +354,15 @@ def _operation(components: Components, route: Route, services: list[str]) -> dic
             schema["enum"] = list(param.enum)
         if param.default is not None:
             schema["default"] = param.default
-        parameters.append({"name": param.name, "in": "query", "required": param.required,
-                           "description": param.description, "schema": schema})
+        parameters.append(
+            {
+                "name": param.name,
+                "in": "query",
+                "required": param.required,
+                "description": param.description,
+                "schema": schema,
+            }
+        )
     responses: dict[str, Any] = {}
     body_done = False
     for status, description in route.status_codes:
@@ -360,8 +389,14 @@ def _operation(components: Components, route: Route, services: list[str]) -> dic
     if parameters:
         operation["parameters"] = parameters
     if route.request_model is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": _body_ref(components, route.request_model, "validation")}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _body_ref(components, route.request_model, "validation")
+                }
+            },
+        }
     if route.auth:
         operation["security"] = [{"bearerAuth": []}]
     return operation
@@ -385,16 +420,19 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
             "title": "Mineral Sentinel HTTP APIs",
             "version": __version__,
             "description": "HTTP routes of the risk service and the notifier. Operations tagged "
-                           "with both services are served by each of them at its own port.",
+            "with both services are served by each of them at its own port.",
         },
         "servers": [_server(s) for s in SERVICES],
         "tags": [{"name": s, "description": f"served by the {s} service"} for s in SERVICES],
         "paths": paths,
         "components": {
             "schemas": components.schemas,
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "one of SENTINEL_API_TOKENS (the /v1 routes)",
-            }},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "one of SENTINEL_API_TOKENS (the /v1 routes)",
+                }
+            },
         },
     }

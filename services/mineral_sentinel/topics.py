@@ -24,26 +24,72 @@ class TopicSpec:
         return f"{prefix}{self.name}"
 
 
-PRICES = TopicSpec("minerals.prices.v1", "material", "delete", "PriceObserved",
-                   "Price observations from price reporting agencies and exchanges.")
-SHIPMENTS = TopicSpec("minerals.shipments.v1", "material", "delete", "ShipmentUpdated",
-                      "Status changes of inbound shipments.")
-EXPORT_CONTROLS = TopicSpec("minerals.export-controls.v1", "measure_id", "delete",
-                            "ExportControl", "Export-control measures and their lifecycle.")
-STOCKPILE_POSITIONS = TopicSpec("minerals.stockpile-positions.v1", "material", "compact",
-                                "StockpilePosition", "Current strategic stock per material.")
-RISK = TopicSpec("minerals.risk.v1", "material", "compact", "RiskSnapshot",
-                 "Latest risk snapshot per material.")
-ALERTS = TopicSpec("minerals.alerts.v1", "material", "delete", "Alert",
-                   "Alert lifecycle events (firing, updated, resolved).")
-RECOMMENDATIONS = TopicSpec("minerals.stockpile-recommendations.v1", "material", "delete",
-                            "StockpileRecommendation", "Advisory stockpile actions.")
-DEAD_LETTER = TopicSpec("minerals.dead-letter.v1", "source topic", "delete", "DeadLetter",
-                        "Messages that could not be processed, with the reason.")
-SUBSCRIPTIONS = TopicSpec("sentinel.subscriptions.v1", "subscription id", "compact",
-                          "Subscription", "Webhook subscriptions (tombstone = deleted).")
-DELIVERIES = TopicSpec("sentinel.deliveries.v1", "subscription id", "delete", "DeliveryRecord",
-                       "Webhook delivery tasks and attempt outcomes.")
+PRICES = TopicSpec(
+    "minerals.prices.v1",
+    "material",
+    "delete",
+    "PriceObserved",
+    "Price observations from price reporting agencies and exchanges.",
+)
+SHIPMENTS = TopicSpec(
+    "minerals.shipments.v1",
+    "material",
+    "delete",
+    "ShipmentUpdated",
+    "Status changes of inbound shipments.",
+)
+EXPORT_CONTROLS = TopicSpec(
+    "minerals.export-controls.v1",
+    "measure_id",
+    "delete",
+    "ExportControl",
+    "Export-control measures and their lifecycle.",
+)
+STOCKPILE_POSITIONS = TopicSpec(
+    "minerals.stockpile-positions.v1",
+    "material",
+    "compact",
+    "StockpilePosition",
+    "Current strategic stock per material.",
+)
+RISK = TopicSpec(
+    "minerals.risk.v1", "material", "compact", "RiskSnapshot", "Latest risk snapshot per material."
+)
+ALERTS = TopicSpec(
+    "minerals.alerts.v1",
+    "material",
+    "delete",
+    "Alert",
+    "Alert lifecycle events (firing, updated, resolved).",
+)
+RECOMMENDATIONS = TopicSpec(
+    "minerals.stockpile-recommendations.v1",
+    "material",
+    "delete",
+    "StockpileRecommendation",
+    "Advisory stockpile actions.",
+)
+DEAD_LETTER = TopicSpec(
+    "minerals.dead-letter.v1",
+    "source topic",
+    "delete",
+    "DeadLetter",
+    "Messages that could not be processed, with the reason.",
+)
+SUBSCRIPTIONS = TopicSpec(
+    "sentinel.subscriptions.v1",
+    "subscription id",
+    "compact",
+    "Subscription",
+    "Webhook subscriptions (tombstone = deleted).",
+)
+DELIVERIES = TopicSpec(
+    "sentinel.deliveries.v1",
+    "subscription id",
+    "delete",
+    "DeliveryRecord",
+    "Webhook delivery tasks and attempt outcomes.",
+)
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (PRICES, SHIPMENTS, EXPORT_CONTROLS, STOCKPILE_POSITIONS)
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (RISK, ALERTS, RECOMMENDATIONS, DEAD_LETTER)

@@ -16,20 +16,67 @@ from mineral_sentinel.catalog.loader import COUNTRIES_FILE, DATA_DIR, MATERIALS_
 pytestmark = pytest.mark.unit
 
 EU_CRITICAL_2023 = {
-    "aluminium", "antimony", "arsenic", "baryte", "beryllium", "bismuth", "boron", "cobalt",
-    "coking_coal", "copper", "feldspar", "fluorspar", "gallium", "germanium", "hafnium", "helium",
-    "heavy_rare_earth_elements", "light_rare_earth_elements", "lithium", "magnesium", "manganese",
-    "natural_graphite", "nickel", "niobium", "phosphate_rock", "phosphorus",
-    "platinum_group_metals", "scandium", "silicon_metal", "strontium", "tantalum",
-    "titanium_metal", "tungsten", "vanadium",
+    "aluminium",
+    "antimony",
+    "arsenic",
+    "baryte",
+    "beryllium",
+    "bismuth",
+    "boron",
+    "cobalt",
+    "coking_coal",
+    "copper",
+    "feldspar",
+    "fluorspar",
+    "gallium",
+    "germanium",
+    "hafnium",
+    "helium",
+    "heavy_rare_earth_elements",
+    "light_rare_earth_elements",
+    "lithium",
+    "magnesium",
+    "manganese",
+    "natural_graphite",
+    "nickel",
+    "niobium",
+    "phosphate_rock",
+    "phosphorus",
+    "platinum_group_metals",
+    "scandium",
+    "silicon_metal",
+    "strontium",
+    "tantalum",
+    "titanium_metal",
+    "tungsten",
+    "vanadium",
 }
 CRMA_STRATEGIC = {
-    "bismuth", "boron", "cobalt", "copper", "gallium", "germanium", "lithium", "magnesium",
-    "manganese", "natural_graphite", "nickel", "platinum_group_metals", "silicon_metal",
-    "titanium_metal", "tungsten", "aluminium",
+    "bismuth",
+    "boron",
+    "cobalt",
+    "copper",
+    "gallium",
+    "germanium",
+    "lithium",
+    "magnesium",
+    "manganese",
+    "natural_graphite",
+    "nickel",
+    "platinum_group_metals",
+    "silicon_metal",
+    "titanium_metal",
+    "tungsten",
+    "aluminium",
 }
 MAGNET_RARE_EARTHS = {
-    "neodymium", "praseodymium", "dysprosium", "terbium", "samarium", "gadolinium", "cerium",
+    "neodymium",
+    "praseodymium",
+    "dysprosium",
+    "terbium",
+    "samarium",
+    "gadolinium",
+    "cerium",
 }
 
 
@@ -146,110 +193,229 @@ Mutation = Callable[[dict[str, Any], dict[str, Any]], None]
 def _set(code: str, field: str, value: Any) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _material(materials, code)[field] = value
+
     return mutate
 
 
 def _set_value(code: str, field: str, value: Any) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _material(materials, code)[field]["value"] = value
+
     return mutate
 
 
-def _share(code: str, stage: str, country: str, value: Any, section: str = "global_supply"
-           ) -> Mutation:
+def _share(
+    code: str, stage: str, country: str, value: Any, section: str = "global_supply"
+) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _material(materials, code)[section][stage]["shares"][country] = value
+
     return mutate
 
 
 def _drop_country(code: str) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         countries["countries"] = [c for c in countries["countries"] if c["code"] != code]
+
     return mutate
 
 
 def _country_value(code: str, field: str, value: Any) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _country(countries, code)[field]["value"] = value
+
     return mutate
 
 
 def _duplicate_material(code: str) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         materials["materials"].append(copy.deepcopy(_material(materials, code)))
+
     return mutate
 
 
 def _trade_factor(code: str, stage: str, country: str, value: float) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _material(materials, code)["trade_factors"].setdefault(stage, {})[country] = {
-            "value": value, "source": "eu_crm_2023", "vintage": 2023, "estimate": False}
+            "value": value,
+            "source": "eu_crm_2023",
+            "vintage": 2023,
+            "estimate": False,
+        }
+
     return mutate
 
 
 def _provenance(code: str, field: str, key: str, value: Any) -> Mutation:
     def mutate(materials: dict[str, Any], countries: dict[str, Any]) -> None:
         _material(materials, code)[field][key] = value
+
     return mutate
 
 
 BROKEN: dict[str, tuple[Mutation, str, str, str]] = {
     # name: (mutation, file, entry, field)
-    "share above one": (_share("gallium", "processing", "CN", 1.2), MATERIALS_FILE,
-                        "material 'gallium'", "global_supply.processing.shares.CN"),
-    "negative share": (_share("cobalt", "extraction", "RU", -0.1), MATERIALS_FILE,
-                       "material 'cobalt'", "global_supply.extraction.shares.RU"),
-    "shares sum over one": (_share("nickel", "extraction", "PH", 0.9), MATERIALS_FILE,
-                            "material 'nickel'", "global_supply.extraction.shares"),
-    "eu shares sum over one": (_share("gallium", "processing", "GB", 0.5, "eu_sourcing"),
-                               MATERIALS_FILE, "material 'gallium'",
-                               "eu_sourcing.processing.shares"),
-    "import reliance above one": (_set_value("lithium", "import_reliance", 1.5), MATERIALS_FILE,
-                                  "material 'lithium'", "import_reliance"),
-    "eol rate negative": (_set_value("tungsten", "eol_rir", -0.01), MATERIALS_FILE,
-                          "material 'tungsten'", "eol_rir"),
-    "substitution index above one": (_set_value("gallium", "substitution_index", 1.01),
-                                     MATERIALS_FILE, "material 'gallium'",
-                                     "substitution_index"),
-    "zero consumption": (_set_value("cobalt", "eu_consumption_t", 0), MATERIALS_FILE,
-                         "material 'cobalt'", "eu_consumption_t"),
-    "negative net imports": (_set_value("cobalt", "eu_net_imports_t", -5), MATERIALS_FILE,
-                             "material 'cobalt'", "eu_net_imports_t"),
-    "floor above target": (_set_value("germanium", "floor_days", 400), MATERIALS_FILE,
-                           "material 'germanium'", "floor_days"),
-    "country not in countries.json": (_drop_country("GA"), MATERIALS_FILE,
-                                      "material 'manganese'",
-                                      "global_supply.extraction.shares.GA"),
-    "country not ISO": (_share("gallium", "processing", "XX", 0.001), MATERIALS_FILE,
-                        "material 'gallium'", "global_supply.processing.shares.XX"),
-    "trade factor unknown country": (_trade_factor("nickel", "extraction", "QQ", 1.1),
-                                     MATERIALS_FILE, "material 'nickel'",
-                                     "trade_factors.extraction.QQ"),
-    "trade factor zero": (_trade_factor("nickel", "extraction", "ID", 0.0), MATERIALS_FILE,
-                          "material 'nickel'", "trade_factors.extraction.ID"),
-    "code with capitals": (_set("gallium", "code", "Gallium"), MATERIALS_FILE,
-                           "material 'Gallium'", "code"),
-    "code with space": (_set("natural_graphite", "code", "natural graphite"), MATERIALS_FILE,
-                        "material 'natural graphite'", "code"),
-    "duplicate material": (_duplicate_material("tungsten"), MATERIALS_FILE,
-                           "material 'tungsten'", "code"),
-    "unknown status": (_set("gallium", "eu_status", "vital"), MATERIALS_FILE,
-                       "material 'gallium'", "eu_status"),
-    "unknown stage": (_set("gallium", "global_supply", {"smelting": {
-        "shares": {"CN": 0.9}, "source": "usgs_mcs", "vintage": 2022, "estimate": True}}),
-        MATERIALS_FILE, "material 'gallium'", "global_supply.smelting"),
-    "number given as text": (_set_value("cobalt", "import_reliance", "0.8"), MATERIALS_FILE,
-                             "material 'cobalt'", "import_reliance"),
-    "unknown source": (_provenance("cobalt", "eol_rir", "source", "a blog"), MATERIALS_FILE,
-                       "material 'cobalt'", "eol_rir.source"),
-    "missing vintage": (_provenance("cobalt", "eol_rir", "vintage", None), MATERIALS_FILE,
-                        "material 'cobalt'", "eol_rir.vintage"),
-    "unknown material key": (_set("cobalt", "import_relience", 0.5), MATERIALS_FILE,
-                             "material 'cobalt'", "import_relience"),
-    "wgi above ten": (_country_value("CN", "wgi_scaled", 11.0), COUNTRIES_FILE, "country 'CN'",
-                      "wgi_scaled"),
-    "trade agreement not a flag": (_country_value("CL", "eu_trade_agreement", "yes"),
-                                   COUNTRIES_FILE, "country 'CL'", "eu_trade_agreement"),
+    "share above one": (
+        _share("gallium", "processing", "CN", 1.2),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "global_supply.processing.shares.CN",
+    ),
+    "negative share": (
+        _share("cobalt", "extraction", "RU", -0.1),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "global_supply.extraction.shares.RU",
+    ),
+    "shares sum over one": (
+        _share("nickel", "extraction", "PH", 0.9),
+        MATERIALS_FILE,
+        "material 'nickel'",
+        "global_supply.extraction.shares",
+    ),
+    "eu shares sum over one": (
+        _share("gallium", "processing", "GB", 0.5, "eu_sourcing"),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "eu_sourcing.processing.shares",
+    ),
+    "import reliance above one": (
+        _set_value("lithium", "import_reliance", 1.5),
+        MATERIALS_FILE,
+        "material 'lithium'",
+        "import_reliance",
+    ),
+    "eol rate negative": (
+        _set_value("tungsten", "eol_rir", -0.01),
+        MATERIALS_FILE,
+        "material 'tungsten'",
+        "eol_rir",
+    ),
+    "substitution index above one": (
+        _set_value("gallium", "substitution_index", 1.01),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "substitution_index",
+    ),
+    "zero consumption": (
+        _set_value("cobalt", "eu_consumption_t", 0),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "eu_consumption_t",
+    ),
+    "negative net imports": (
+        _set_value("cobalt", "eu_net_imports_t", -5),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "eu_net_imports_t",
+    ),
+    "floor above target": (
+        _set_value("germanium", "floor_days", 400),
+        MATERIALS_FILE,
+        "material 'germanium'",
+        "floor_days",
+    ),
+    "country not in countries.json": (
+        _drop_country("GA"),
+        MATERIALS_FILE,
+        "material 'manganese'",
+        "global_supply.extraction.shares.GA",
+    ),
+    "country not ISO": (
+        _share("gallium", "processing", "XX", 0.001),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "global_supply.processing.shares.XX",
+    ),
+    "trade factor unknown country": (
+        _trade_factor("nickel", "extraction", "QQ", 1.1),
+        MATERIALS_FILE,
+        "material 'nickel'",
+        "trade_factors.extraction.QQ",
+    ),
+    "trade factor zero": (
+        _trade_factor("nickel", "extraction", "ID", 0.0),
+        MATERIALS_FILE,
+        "material 'nickel'",
+        "trade_factors.extraction.ID",
+    ),
+    "code with capitals": (
+        _set("gallium", "code", "Gallium"),
+        MATERIALS_FILE,
+        "material 'Gallium'",
+        "code",
+    ),
+    "code with space": (
+        _set("natural_graphite", "code", "natural graphite"),
+        MATERIALS_FILE,
+        "material 'natural graphite'",
+        "code",
+    ),
+    "duplicate material": (
+        _duplicate_material("tungsten"),
+        MATERIALS_FILE,
+        "material 'tungsten'",
+        "code",
+    ),
+    "unknown status": (
+        _set("gallium", "eu_status", "vital"),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "eu_status",
+    ),
+    "unknown stage": (
+        _set(
+            "gallium",
+            "global_supply",
+            {
+                "smelting": {
+                    "shares": {"CN": 0.9},
+                    "source": "usgs_mcs",
+                    "vintage": 2022,
+                    "estimate": True,
+                }
+            },
+        ),
+        MATERIALS_FILE,
+        "material 'gallium'",
+        "global_supply.smelting",
+    ),
+    "number given as text": (
+        _set_value("cobalt", "import_reliance", "0.8"),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "import_reliance",
+    ),
+    "unknown source": (
+        _provenance("cobalt", "eol_rir", "source", "a blog"),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "eol_rir.source",
+    ),
+    "missing vintage": (
+        _provenance("cobalt", "eol_rir", "vintage", None),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "eol_rir.vintage",
+    ),
+    "unknown material key": (
+        _set("cobalt", "import_relience", 0.5),
+        MATERIALS_FILE,
+        "material 'cobalt'",
+        "import_relience",
+    ),
+    "wgi above ten": (
+        _country_value("CN", "wgi_scaled", 11.0),
+        COUNTRIES_FILE,
+        "country 'CN'",
+        "wgi_scaled",
+    ),
+    "trade agreement not a flag": (
+        _country_value("CL", "eu_trade_agreement", "yes"),
+        COUNTRIES_FILE,
+        "country 'CL'",
+        "eu_trade_agreement",
+    ),
 }
 
 
@@ -275,7 +441,8 @@ def test_nan_and_invalid_json_are_rejected(tmp_path: Path) -> None:
     directory = _write(tmp_path, _raw(MATERIALS_FILE), _raw(COUNTRIES_FILE))
     text = (directory / MATERIALS_FILE).read_text(encoding="utf-8")
     (directory / MATERIALS_FILE).write_text(
-        text.replace('"value": 0.98,', '"value": NaN,', 1), encoding="utf-8")
+        text.replace('"value": 0.98,', '"value": NaN,', 1), encoding="utf-8"
+    )
     with pytest.raises(CatalogError, match=r"materials\.json: invalid JSON"):
         load_catalog(directory)
     (directory / MATERIALS_FILE).write_text("{", encoding="utf-8")

@@ -24,33 +24,59 @@ pytestmark = pytest.mark.unit
 
 VALID: dict[str, dict[str, Any]] = {
     "price_observed": {
-        "type": "price_observed", "event_id": "p-1", "material": "gallium",
-        "observed_at": "2023-07-04T00:00:00Z", "price": 350.5, "currency": "USD", "unit": "kg",
-        "source": "fastmarkets", "market": "rotterdam", "grade": "99.99%",
+        "type": "price_observed",
+        "event_id": "p-1",
+        "material": "gallium",
+        "observed_at": "2023-07-04T00:00:00Z",
+        "price": 350.5,
+        "currency": "USD",
+        "unit": "kg",
+        "source": "fastmarkets",
+        "market": "rotterdam",
+        "grade": "99.99%",
     },
     "shipment_updated": {
-        "type": "shipment_updated", "event_id": "s-1", "shipment_id": "SHP-7",
-        "material": "cobalt", "status": "delayed", "origin_country": "CD",
-        "destination_country": "BE", "quantity_t": 120.0, "planned_arrival": "2025-03-01",
-        "eta": "2025-03-20", "occurred_at": "2025-02-23T08:00:00+01:00",
+        "type": "shipment_updated",
+        "event_id": "s-1",
+        "shipment_id": "SHP-7",
+        "material": "cobalt",
+        "status": "delayed",
+        "origin_country": "CD",
+        "destination_country": "BE",
+        "quantity_t": 120.0,
+        "planned_arrival": "2025-03-01",
+        "eta": "2025-03-20",
+        "occurred_at": "2025-02-23T08:00:00+01:00",
         "chokepoints": ["suez", "bab_el_mandeb"],
     },
     "export_control": {
-        "type": "export_control", "event_id": "e-1", "measure_id": "CN-2023-GA-GE",
-        "country": "CN", "materials": ["gallium", "germanium"], "measure": "licensing",
-        "status": "announced", "announced_at": "2023-07-03T12:00:00+08:00",
-        "effective_at": "2023-08-01T00:00:00+08:00", "coverage": 1.0,
+        "type": "export_control",
+        "event_id": "e-1",
+        "measure_id": "CN-2023-GA-GE",
+        "country": "CN",
+        "materials": ["gallium", "germanium"],
+        "measure": "licensing",
+        "status": "announced",
+        "announced_at": "2023-07-03T12:00:00+08:00",
+        "effective_at": "2023-08-01T00:00:00+08:00",
+        "coverage": 1.0,
         "summary": "Dual-use export licensing for gallium and germanium items.",
         "source_url": "https://example.org/mofcom-2023-23",
     },
     "stockpile_position": {
-        "type": "stockpile_position", "event_id": "k-1", "material": "gallium",
-        "stock_t": 12.5, "as_of": "2023-06-30T00:00:00Z", "holder": "eu_pilot",
+        "type": "stockpile_position",
+        "event_id": "k-1",
+        "material": "gallium",
+        "stock_t": 12.5,
+        "as_of": "2023-06-30T00:00:00Z",
+        "holder": "eu_pilot",
     },
 }
 MODELS = {
-    "price_observed": PriceObserved, "shipment_updated": ShipmentUpdated,
-    "export_control": ExportControl, "stockpile_position": StockpilePosition,
+    "price_observed": PriceObserved,
+    "shipment_updated": ShipmentUpdated,
+    "export_control": ExportControl,
+    "stockpile_position": StockpilePosition,
 }
 OPTIONAL: dict[str, set[str]] = {
     "price_observed": {"market", "grade"},
@@ -82,8 +108,12 @@ def test_every_event_type_parses_from_json_to_its_model(kind: str) -> None:
 
 
 def _required_fields() -> list[tuple[str, str]]:
-    return [(kind, name) for kind, data in sorted(VALID.items()) for name in sorted(data)
-            if name != "type" and name not in OPTIONAL[kind]]
+    return [
+        (kind, name)
+        for kind, data in sorted(VALID.items())
+        for name in sorted(data)
+        if name != "type" and name not in OPTIONAL[kind]
+    ]
 
 
 @pytest.mark.parametrize(("kind", "field"), _required_fields())
@@ -101,15 +131,15 @@ def test_optional_fields_may_be_omitted(kind: str) -> None:
 
 @pytest.mark.parametrize("price", ["NaN", "Infinity", "-Infinity", "0", "-1.5"])
 def test_price_must_be_positive_and_finite(price: str) -> None:
-    text = json.dumps(_event("price_observed", price="PLACEHOLDER")).replace(
-        '"PLACEHOLDER"', price)
+    text = json.dumps(_event("price_observed", price="PLACEHOLDER")).replace('"PLACEHOLDER"', price)
     with pytest.raises(ValidationError) as info:
         parse_event(text)
     assert {e["loc"][1:] for e in info.value.errors()} == {("price",)}
 
 
-@pytest.mark.parametrize(("kind", "field"), [
-    ("shipment_updated", "quantity_t"), ("stockpile_position", "stock_t")])
+@pytest.mark.parametrize(
+    ("kind", "field"), [("shipment_updated", "quantity_t"), ("stockpile_position", "stock_t")]
+)
 def test_quantities_reject_negative_and_nan(kind: str, field: str) -> None:
     assert _error_locations(_event(kind, **{field: -1})) == {(field,)}
     text = json.dumps(_event(kind, **{field: "PLACEHOLDER"})).replace('"PLACEHOLDER"', "NaN")
@@ -122,41 +152,53 @@ def test_empty_stockpile_is_valid_but_empty_shipment_is_not() -> None:
     assert _error_locations(_event("shipment_updated", quantity_t=0)) == {("quantity_t",)}
 
 
-@pytest.mark.parametrize(("kind", "field"), [
-    ("price_observed", "observed_at"), ("shipment_updated", "occurred_at"),
-    ("export_control", "announced_at"), ("export_control", "effective_at"),
-    ("stockpile_position", "as_of")])
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("price_observed", "observed_at"),
+        ("shipment_updated", "occurred_at"),
+        ("export_control", "announced_at"),
+        ("export_control", "effective_at"),
+        ("stockpile_position", "as_of"),
+    ],
+)
 def test_naive_timestamps_are_rejected(kind: str, field: str) -> None:
     assert _error_locations(_event(kind, **{field: "2023-07-03T12:00:00"})) == {(field,)}
 
 
-@pytest.mark.parametrize(("kind", "changes", "location"), [
-    ("shipment_updated", {"origin_country": "XX"}, ("origin_country",)),
-    ("shipment_updated", {"destination_country": "de"}, ("destination_country",)),
-    ("shipment_updated", {"destination_country": "DEU"}, ("destination_country",)),
-    ("export_control", {"country": "ZZ"}, ("country",)),
-    ("export_control", {"destinations": ["US", "QQ"]}, ("destinations", 1)),
-    ("price_observed", {"currency": "usd"}, ("currency",)),
-    ("price_observed", {"currency": "XYZ"}, ("currency",)),
-    ("price_observed", {"currency": "US"}, ("currency",)),
-])
+@pytest.mark.parametrize(
+    ("kind", "changes", "location"),
+    [
+        ("shipment_updated", {"origin_country": "XX"}, ("origin_country",)),
+        ("shipment_updated", {"destination_country": "de"}, ("destination_country",)),
+        ("shipment_updated", {"destination_country": "DEU"}, ("destination_country",)),
+        ("export_control", {"country": "ZZ"}, ("country",)),
+        ("export_control", {"destinations": ["US", "QQ"]}, ("destinations", 1)),
+        ("price_observed", {"currency": "usd"}, ("currency",)),
+        ("price_observed", {"currency": "XYZ"}, ("currency",)),
+        ("price_observed", {"currency": "US"}, ("currency",)),
+    ],
+)
 def test_bad_country_and_currency_codes_are_rejected(
     kind: str, changes: dict[str, Any], location: tuple[str | int, ...]
 ) -> None:
     assert _error_locations(_event(kind, **changes)) == {location}
 
 
-@pytest.mark.parametrize(("kind", "changes", "location"), [
-    ("price_observed", {"unit": "oz"}, ("unit",)),
-    ("shipment_updated", {"status": "lost"}, ("status",)),
-    ("export_control", {"measure": "embargo"}, ("measure",)),
-    ("export_control", {"status": "pending"}, ("status",)),
-    ("export_control", {"coverage": 1.5}, ("coverage",)),
-    ("price_observed", {"material": "Gallium"}, ("material",)),
-    ("price_observed", {"material": "natural graphite"}, ("material",)),
-    ("price_observed", {"event_id": ""}, ("event_id",)),
-    ("price_observed", {"event_id": "x" * 129}, ("event_id",)),
-])
+@pytest.mark.parametrize(
+    ("kind", "changes", "location"),
+    [
+        ("price_observed", {"unit": "oz"}, ("unit",)),
+        ("shipment_updated", {"status": "lost"}, ("status",)),
+        ("export_control", {"measure": "embargo"}, ("measure",)),
+        ("export_control", {"status": "pending"}, ("status",)),
+        ("export_control", {"coverage": 1.5}, ("coverage",)),
+        ("price_observed", {"material": "Gallium"}, ("material",)),
+        ("price_observed", {"material": "natural graphite"}, ("material",)),
+        ("price_observed", {"event_id": ""}, ("event_id",)),
+        ("price_observed", {"event_id": "x" * 129}, ("event_id",)),
+    ],
+)
 def test_closed_vocabularies_and_bounds(
     kind: str, changes: dict[str, Any], location: tuple[str | int, ...]
 ) -> None:
@@ -187,9 +229,14 @@ def test_discriminator_selects_the_model_and_names_an_unknown_type() -> None:
     assert info.value.errors()[0]["type"] == "union_tag_not_found"
 
 
-@pytest.mark.parametrize(("kind", "field", "limit"), [
-    ("export_control", "materials", 64), ("export_control", "destinations", 250),
-    ("shipment_updated", "chokepoints", 16)])
+@pytest.mark.parametrize(
+    ("kind", "field", "limit"),
+    [
+        ("export_control", "materials", 64),
+        ("export_control", "destinations", 250),
+        ("shipment_updated", "chokepoints", 16),
+    ],
+)
 def test_list_size_bounds(kind: str, field: str, limit: int) -> None:
     sample = {"materials": "gallium", "destinations": "US", "chokepoints": "suez"}[field]
     at_limit = parse_event(json.dumps(_event(kind, **{field: [sample] * limit})))

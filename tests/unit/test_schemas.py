@@ -78,20 +78,33 @@ def test_cli_subcommand_writes_into_out(tmp_path: Path) -> None:
 
 def test_one_json_schema_per_message() -> None:
     files = schemagen.render_all()
-    for stem in ("price_observed", "shipment_updated", "export_control", "stockpile_position",
-                 "input_event", "risk_snapshot", "alert", "stockpile_recommendation",
-                 "dead_letter"):
+    for stem in (
+        "price_observed",
+        "shipment_updated",
+        "export_control",
+        "stockpile_position",
+        "input_event",
+        "risk_snapshot",
+        "alert",
+        "stockpile_recommendation",
+        "dead_letter",
+    ):
         schema = json.loads(files[f"json/{stem}.v1.schema.json"])
         assert schema["$schema"] == schemagen.JSON_SCHEMA_DIALECT
         assert schema["$id"].endswith(f":{stem}:v1")
     union = json.loads(files["json/input_event.v1.schema.json"])
     assert union["discriminator"]["propertyName"] == "type"
     assert set(union["discriminator"]["mapping"]) == {
-        "price_observed", "shipment_updated", "export_control", "stockpile_position"}
+        "price_observed",
+        "shipment_updated",
+        "export_control",
+        "stockpile_position",
+    }
     price = json.loads(files["json/price_observed.v1.schema.json"])
     assert price["properties"]["price"]["exclusiveMinimum"] == 0
-    assert {"event_id", "material", "price", "currency", "unit", "source",
-            "observed_at"} <= set(price["required"])
+    assert {"event_id", "material", "price", "currency", "unit", "source", "observed_at"} <= set(
+        price["required"]
+    )
 
 
 def test_asyncapi_names_every_topic_with_key_cleanup_and_message() -> None:
@@ -110,8 +123,9 @@ def test_asyncapi_names_every_topic_with_key_cleanup_and_message() -> None:
         payload = message["payload"]
         if "$ref" in payload:
             assert payload["$ref"].rsplit("/", 1)[1] in doc["components"]["schemas"]
-    actions = {op["channel"]["$ref"].rsplit("/", 1)[1]: op["action"]
-               for op in doc["operations"].values()}
+    actions = {
+        op["channel"]["$ref"].rsplit("/", 1)[1]: op["action"] for op in doc["operations"].values()
+    }
     assert actions["minerals_prices_v1"] == "receive"
     assert actions["minerals_alerts_v1"] == "send"
 
@@ -160,26 +174,54 @@ class _Item(BaseModel):
 def test_openapi_renders_service_routes_with_auth_params_and_bodies() -> None:
     routes = [
         *ROUTES,
-        Route("risk", "GET", "/v1/materials/{material}", "One material.", response_model=_Item,
-              auth=True, status_codes=((200, "OK"), (404, "Unknown material"))),
-        Route("risk", "GET", "/v1/alerts", "Alerts.", response_model=_Item,
-              response_is_list=True, auth=True,
-              query_params=(QueryParam("status", enum=("firing", "resolved")),)),
-        Route("risk", "POST", "/v1/events", "Ingest.", request_model=INPUT_EVENT, auth=True,
-              status_codes=((202, "Accepted"),)),
+        Route(
+            "risk",
+            "GET",
+            "/v1/materials/{material}",
+            "One material.",
+            response_model=_Item,
+            auth=True,
+            status_codes=((200, "OK"), (404, "Unknown material")),
+        ),
+        Route(
+            "risk",
+            "GET",
+            "/v1/alerts",
+            "Alerts.",
+            response_model=_Item,
+            response_is_list=True,
+            auth=True,
+            query_params=(QueryParam("status", enum=("firing", "resolved")),),
+        ),
+        Route(
+            "risk",
+            "POST",
+            "/v1/events",
+            "Ingest.",
+            request_model=INPUT_EVENT,
+            auth=True,
+            status_codes=((202, "Accepted"),),
+        ),
     ]
     doc = schemagen.openapi_document(routes)
     one = doc["paths"]["/v1/materials/{material}"]
-    assert one["servers"] == [{"url": "http://127.0.0.1:6066",
-                               "description": "risk service (SENTINEL_RISK_WEB_PORT)"}]
+    assert one["servers"] == [
+        {"url": "http://127.0.0.1:6066", "description": "risk service (SENTINEL_RISK_WEB_PORT)"}
+    ]
     get_one = one["get"]
     assert get_one["security"] == [{"bearerAuth": []}]
-    assert get_one["parameters"][0] == {"name": "material", "in": "path", "required": True,
-                                        "schema": {"type": "string"}}
+    assert get_one["parameters"][0] == {
+        "name": "material",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     assert set(get_one["responses"]) == {"200", "404", "401"}
     listing = doc["paths"]["/v1/alerts"]["get"]
     assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "type": "array", "items": {"$ref": "#/components/schemas/_Item"}}
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/_Item"},
+    }
     assert listing["parameters"][0]["schema"]["enum"] == ["firing", "resolved"]
     ingest = doc["paths"]["/v1/events"]["post"]
     body = ingest["requestBody"]["content"]["application/json"]["schema"]

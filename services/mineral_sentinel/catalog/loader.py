@@ -35,10 +35,23 @@ _COUNTRY_KEYS = frozenset(
 )
 _MATERIAL_KEYS = frozenset(
     {
-        "code", "name", "eu_status", "quantity_basis", "global_supply", "eu_sourcing",
-        "import_reliance", "eol_rir", "substitution_index", "economic_importance",
-        "eu_consumption_t", "eu_net_imports_t", "target_days", "floor_days",
-        "published_supply_risk", "trade_factors", "notes",
+        "code",
+        "name",
+        "eu_status",
+        "quantity_basis",
+        "global_supply",
+        "eu_sourcing",
+        "import_reliance",
+        "eol_rir",
+        "substitution_index",
+        "economic_importance",
+        "eu_consumption_t",
+        "eu_net_imports_t",
+        "target_days",
+        "floor_days",
+        "published_supply_risk",
+        "trade_factors",
+        "notes",
     }
 )
 _material_code: TypeAdapter[str] = TypeAdapter(MaterialCode)
@@ -95,9 +108,9 @@ class _Reader:
     def fail(self, field: str | None, message: str) -> CatalogError:
         return CatalogError(self.file, message, entry=self.entry, field=field)
 
-    def obj(self, value: Any, field: str | None, allowed: frozenset[str] | None = None) -> dict[
-        str, Any
-    ]:
+    def obj(
+        self, value: Any, field: str | None, allowed: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(field, f"expected an object, got {type(value).__name__}")
         if allowed is not None:
@@ -117,8 +130,9 @@ class _Reader:
             raise self.fail(field, "expected true or false")
         return value
 
-    def number(self, value: Any, field: str, low: float, high: float, *,
-               low_open: bool = False) -> float:
+    def number(
+        self, value: Any, field: str, low: float, high: float, *, low_open: bool = False
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(field, f"expected a number, got {json.dumps(value)}")
         number = float(value)
@@ -147,8 +161,9 @@ class _Reader:
         self.provenance(record, field)
         return record["value"]
 
-    def sourced_number(self, value: Any, field: str, low: float, high: float, *,
-                       low_open: bool = False) -> float:
+    def sourced_number(
+        self, value: Any, field: str, low: float, high: float, *, low_open: bool = False
+    ) -> float:
         return self.number(self.sourced(value, field), field, low, high, low_open=low_open)
 
     def read_sources(self, doc: dict[str, Any]) -> None:
@@ -213,8 +228,10 @@ def _parse_materials(
         try:
             _material_code.validate_python(code)
         except ValidationError as exc:
-            raise reader.fail("code", "does not match the MaterialCode pattern "
-                              "(lower-case English name, '_' for spaces)") from exc
+            raise reader.fail(
+                "code",
+                "does not match the MaterialCode pattern (lower-case English name, '_' for spaces)",
+            ) from exc
         if code in materials:
             raise reader.fail("code", "duplicate material")
         materials[code] = _parse_material(reader, record, code, countries)
@@ -234,8 +251,9 @@ def _parse_material(
     for stage in eu_sourcing:
         if stage not in global_supply:
             raise reader.fail(f"eu_sourcing.{stage}", "stage has no global_supply")
-    target = reader.sourced_number(record.get("target_days"), "target_days", 0.0, 3650.0,
-                                   low_open=True)
+    target = reader.sourced_number(
+        record.get("target_days"), "target_days", 0.0, 3650.0, low_open=True
+    )
     floor = reader.sourced_number(record.get("floor_days"), "floor_days", 0.0, 3650.0)
     if floor > target:
         raise reader.fail("floor_days", f"floor {floor} is above target {target}")
@@ -251,27 +269,34 @@ def _parse_material(
         eu_status=status,  # type: ignore[arg-type]  # checked against EU_STATUSES above
         global_supply=global_supply,
         eu_sourcing=eu_sourcing,
-        import_reliance=reader.sourced_number(record.get("import_reliance"), "import_reliance",
-                                              0.0, 1.0),
+        import_reliance=reader.sourced_number(
+            record.get("import_reliance"), "import_reliance", 0.0, 1.0
+        ),
         eol_rir=reader.sourced_number(record.get("eol_rir"), "eol_rir", 0.0, 1.0),
-        substitution_index=reader.sourced_number(record.get("substitution_index"),
-                                                 "substitution_index", 0.0, 1.0),
-        economic_importance=reader.sourced_number(record.get("economic_importance"),
-                                                  "economic_importance", 0.0, 10.0),
-        eu_consumption_t=reader.sourced_number(record.get("eu_consumption_t"),
-                                               "eu_consumption_t", 0.0, 1e12, low_open=True),
-        eu_net_imports_t=reader.sourced_number(record.get("eu_net_imports_t"),
-                                               "eu_net_imports_t", 0.0, 1e12, low_open=True),
+        substitution_index=reader.sourced_number(
+            record.get("substitution_index"), "substitution_index", 0.0, 1.0
+        ),
+        economic_importance=reader.sourced_number(
+            record.get("economic_importance"), "economic_importance", 0.0, 10.0
+        ),
+        eu_consumption_t=reader.sourced_number(
+            record.get("eu_consumption_t"), "eu_consumption_t", 0.0, 1e12, low_open=True
+        ),
+        eu_net_imports_t=reader.sourced_number(
+            record.get("eu_net_imports_t"), "eu_net_imports_t", 0.0, 1e12, low_open=True
+        ),
         target_days=target,
         floor_days=floor,
         published_supply_risk=(
-            None if published is None
+            None
+            if published is None
             else reader.sourced_number(published, "published_supply_risk", 0.0, 10.0)
         ),
         published_trade_factors=flat_factors,
         stage_trade_factors=stage_factors,
-        quantity_basis=reader.text(record.get("quantity_basis", ""), "quantity_basis",
-                                   empty_ok=True),
+        quantity_basis=reader.text(
+            record.get("quantity_basis", ""), "quantity_basis", empty_ok=True
+        ),
     )
 
 
@@ -282,8 +307,9 @@ def _stage(reader: _Reader, name: str, field: str) -> Stage:
     raise reader.fail(field, f"unknown stage (expected {' or '.join(STAGES)})")
 
 
-def _country(reader: _Reader, code: str, field: str,
-             countries: Mapping[str, CountryProfile]) -> str:
+def _country(
+    reader: _Reader, code: str, field: str, countries: Mapping[str, CountryProfile]
+) -> str:
     if code not in ISO_COUNTRIES:
         raise reader.fail(field, "not an ISO 3166-1 alpha-2 code (contracts/codes.py)")
     if code not in countries:
@@ -325,6 +351,7 @@ def _parse_trade_factors(
         for code, value in reader.obj(factors, stage_field).items():
             factor_field = f"{stage_field}.{code}"
             _country(reader, code, factor_field, countries)
-            result[stage][code] = reader.sourced_number(value, factor_field, 0.0,
-                                                        MAX_TRADE_FACTOR, low_open=True)
+            result[stage][code] = reader.sourced_number(
+                value, factor_field, 0.0, MAX_TRADE_FACTOR, low_open=True
+            )
     return result

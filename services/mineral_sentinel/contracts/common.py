@@ -31,7 +31,8 @@ MaterialCode = Annotated[
     ),
 ]
 CountryCode = Annotated[
-    str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2"),
+    str,
+    Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2"),
     AfterValidator(_country),
 ]
 CurrencyCode = Annotated[

@@ -127,7 +127,10 @@ InputEvent: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 INPUT_EVENT_TYPES: tuple[type[Message], ...] = (
-    PriceObserved, ShipmentUpdated, ExportControl, StockpilePosition
+    PriceObserved,
+    ShipmentUpdated,
+    ExportControl,
+    StockpilePosition,
 )
 
 input_event_adapter: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)

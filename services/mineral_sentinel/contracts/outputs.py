@@ -96,8 +96,13 @@ class StockpileRecommendation(OutputMessage):
 
 class DeadLetterError(OutputMessage):
     reason: Literal[
-        "undecodable", "invalid_json", "schema_violation", "unknown_material", "too_large",
-        "empty", "processing_error",
+        "undecodable",
+        "invalid_json",
+        "schema_violation",
+        "unknown_material",
+        "too_large",
+        "empty",
+        "processing_error",
     ]
     path: str = Field("", description="dotted path of the failing field, empty for the message")
     message: Annotated[str, Field(max_length=2000)]

@@ -79,14 +79,24 @@ INPUT_EVENT = NamedType("InputEvent", InputEvent)
 
 def _open_endpoints(service: Service) -> tuple[Route, ...]:
     return (
-        Route(service, "GET", "/healthz", "Liveness: the process is running.",
-              response_model=Health),
-        Route(service, "GET", "/readyz",
-              "Readiness: consumers assigned and tables recovered; 503 until then.",
-              response_model=Health,
-              status_codes=((200, "Ready"), (503, "Not ready yet"))),
-        Route(service, "GET", "/metrics", "Prometheus metrics in the text exposition format.",
-              response_media_type=PROMETHEUS_TEXT),
+        Route(
+            service, "GET", "/healthz", "Liveness: the process is running.", response_model=Health
+        ),
+        Route(
+            service,
+            "GET",
+            "/readyz",
+            "Readiness: consumers assigned and tables recovered; 503 until then.",
+            response_model=Health,
+            status_codes=((200, "Ready"), (503, "Not ready yet")),
+        ),
+        Route(
+            service,
+            "GET",
+            "/metrics",
+            "Prometheus metrics in the text exposition format.",
+            response_media_type=PROMETHEUS_TEXT,
+        ),
     )
 
 

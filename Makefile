@@ -1,0 +1,55 @@
+# Mineral Sentinel: every developer and CI command goes through here.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit integration bench schemas kafka-start kafka-stop clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@command -v java >/dev/null || { echo "need Java 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "need Maven (apt-get install maven)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## (1) the main job: sets everything up and runs the system end to end
+demo: setup
+	$(BIN)/sentinel demo
+
+## (2) the test suite: lint, types, then every test (the broker is started by the tests)
+test: setup lint typecheck
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q -m unit
+
+integration: setup
+	$(BIN)/pytest -q -m "integration or e2e"
+
+bench: setup
+	$(BIN)/pytest -q -m bench -s tests/bench
+
+schemas: setup
+	$(BIN)/sentinel schemas
+
+kafka-start: setup
+	$(BIN)/sentinel kafka start
+
+kafka-stop: setup
+	$(BIN)/sentinel kafka stop
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""One way to build a Faust app from Settings, shared by both services and the test apps.
+
+Why a factory: the two services must agree on broker URL, store, partitions and the web server's
+hardening (faust's raw table/stats/graph endpoints are off), and tests must be able to build an
+app per test with its own topic prefix and data directory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from .config import Settings
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{hostport.strip()}" for hostport in bootstrap.split(",") if hostport.strip()]
+
+
+def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) -> faust.App:
+    """A Faust app with at-least-once defaults and no built-in data-exposing web endpoints."""
+    app_id = f"{settings.topic_prefix}{name}"
+    datadir = settings.data_dir / "faust" / app_id / f"port-{web_port}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "broker": broker_urls(settings.kafka_bootstrap),
+        "store": settings.store,
+        "datadir": str(datadir),
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "web_host": settings.web_host,
+        "web_port": web_port,
+        "web_bind": settings.web_host,
+        "web_in_thread": False,
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "table_cleanup_interval": 30.0,
+        "broker_commit_every": 1000,
+        "broker_commit_interval": 1.0,
+        "stream_wait_empty": False,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    options.update(overrides)
+    return faust.App(app_id, **options)

@@ -1,0 +1,31 @@
+"""`sentinel worker risk|notifier`: run one service's Faust worker in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+import faust
+
+SERVICES: dict[str, str] = {
+    "risk": "mineral_sentinel.risk_service.app",
+    "notifier": "mineral_sentinel.notifier.app",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("service", choices=sorted(SERVICES))
+    parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
+
+
+def run_worker(app: faust.App, loglevel: str = "info") -> int:
+    """Run a Faust app's worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(SERVICES[args.service])
+    app: faust.App = module.create_app()
+    return run_worker(app, args.loglevel)
