@@ -69,12 +69,16 @@ def update_alert(
     return True
 
 
-def link_recommendation(state: MaterialState, recommendation_id: str, now: float) -> bool:
-    """Attach a recommendation to the open alert; True when the alert changed."""
+def link_recommendation(
+    state: MaterialState, recommendation_id: str, now: float, *, bump: bool
+) -> bool:
+    """Attach a recommendation to the open alert; True when the alert changed. `bump` is False
+    when the alert already changed for this event (one emitted update, one sequence step)."""
     alert = state.alert
     if alert is None or alert.status != "firing" or alert.recommendation_id == recommendation_id:
         return False
     alert.recommendation_id = recommendation_id
-    alert.sequence += 1
-    alert.updated_at = now
+    if bump:
+        alert.sequence += 1
+        alert.updated_at = now
     return True

@@ -144,7 +144,7 @@ def read(
         view = state.view = compute_view(state, profile, catalog, now, policy)
     at_risk = state.at_risk_t
     if at_risk is None:
-        at_risk = refresh_at_risk(state)
+        at_risk = refresh_at_risk(state, policy)
     daily = daily_need_t(profile)
     policy_value = 100.0 * (1.0 - math.exp(-view.pressure / policy.shock_scale))
     sr_value = min(
@@ -205,9 +205,10 @@ def _evaluate(
     if rec is not None:
         recommendations = (explain.recommendation_model(state, rec),)
         if rec.action != "hold":
-            alert_changed = alerts.link_recommendation(state, rec.recommendation_id, now) or (
-                alert_changed
+            linked = alerts.link_recommendation(
+                state, rec.recommendation_id, now, bump=not alert_changed
             )
+            alert_changed = alert_changed or linked
 
     alert_out: tuple[Alert, ...] = ()
     if alert_changed:
@@ -255,6 +256,9 @@ def _recommend(
         market=reading.values[3],
         elevated=prices_elevated(state, now, policy),
         alert_id=open_alert_id,
+        cooling_down=alert is not None
+        and alert.status == "resolved"
+        and now - alert.updated_at < policy.replenish_cooldown_days * DAY,
         policy=policy,
     )
     last = state.recommendation

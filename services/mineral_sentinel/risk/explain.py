@@ -81,23 +81,38 @@ def _driver_parts(
             out.append((values[name] * policy.weights.get(name, 0.0), name, text, ids))
 
     countries = ", ".join(view.countries) or "none"
-    add("policy_shock",
+    add(
+        "policy_shock",
         f"{view.pressure:.0%} of world {view.shock_stage} supply under restriction "
         f"(severity-weighted; countries: {countries}); physical shortfall for EU sourcing "
-        f"{view.shortfall:.0%}", view.event_ids)
-    add("supply_risk",
+        f"{view.shortfall:.0%}",
+        view.event_ids,
+    )
+    add(
+        "supply_risk",
         f"live supply risk {view.sr_live:.2f} vs baseline {view.sr_baseline:.2f} "
-        f"(EU method, {view.stage} bottleneck)", view.event_ids)
+        f"(EU method, {view.stage} bottleneck)",
+        view.event_ids,
+    )
     if reading.daily_t:
-        add("logistics",
+        add(
+            "logistics",
             f"{reading.at_risk_t:,.0f} t inbound delayed/held/cancelled = "
-            f"{reading.at_risk_t / reading.daily_t:.1f} days of net imports", state.at_risk_ids)
-    add("market", _market_text(state, reading.market_id),
-        [reading.market_id] if reading.market_id else [])
+            f"{reading.at_risk_t / reading.daily_t:.1f} days of net imports",
+            state.at_risk_ids,
+        )
+    add(
+        "market",
+        _market_text(state, reading.market_id),
+        [reading.market_id] if reading.market_id else [],
+    )
     if reading.cover is not None:
-        add("stock",
+        add(
+            "stock",
             f"cover {reading.cover:.0f} days vs target {profile.target_days:.0f} and floor "
-            f"{profile.floor_days:.0f}", [state.stock_event_id] if state.stock_event_id else [])
+            f"{profile.floor_days:.0f}",
+            [state.stock_event_id] if state.stock_event_id else [],
+        )
     out.sort(key=lambda item: -item[0])
     return out
 
@@ -183,8 +198,10 @@ def alert_summary(
     alert = state.alert
     assert alert is not None
     if alert.status == "resolved":
-        head = f"{profile.name}: resolved, score {reading.score:.0f}/100 after " \
-               f"{LEVELS[alert.severity]} episode ({', '.join(alert.causes) or 'no named cause'})"
+        head = (
+            f"{profile.name}: resolved, score {reading.score:.0f}/100 after "
+            f"{LEVELS[alert.severity]} episode ({', '.join(alert.causes) or 'no named cause'})"
+        )
     else:
         head = f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100"
     texts = [d.text for d in drivers(state, reading, profile, policy)[:3]]

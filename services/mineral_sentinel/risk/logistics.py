@@ -1,5 +1,7 @@
 """Logistics: inbound tonnes delayed, held or cancelled, in days of the material's net imports.
 
+Tonnes are weighted by status (`Policy.shipment_weights`): late is not lost.
+
 Only shipments that can still matter are kept: an arrived shipment is dropped (its id is
 remembered briefly so a late, older update cannot resurrect it), a cancelled one counts as
 missing supply for `cancelled_memory_days`, and one the feed stopped updating is dropped after
@@ -57,13 +59,14 @@ def _drop_oldest(state: MaterialState) -> None:
     state.at_risk_t = None
 
 
-def refresh_at_risk(state: MaterialState) -> float:
-    """Tonnes currently at risk, recomputed from scratch (exact after a dump/load)."""
+def refresh_at_risk(state: MaterialState, policy: Policy) -> float:
+    """Status-weighted tonnes at risk, recomputed from scratch (exact after a dump/load)."""
     total = 0.0
     ids: list[str] = []
+    weights = policy.shipment_weights
     for shipment in state.shipments.values():
         if shipment.status in AT_RISK_STATUSES:
-            total += shipment.quantity_t
+            total += shipment.quantity_t * weights.get(shipment.status, 1.0)
             ids.append(shipment.event_id)
     state.at_risk_t = total
     state.at_risk_ids = ids

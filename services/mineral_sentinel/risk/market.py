@@ -157,6 +157,5 @@ def prices_elevated(state: MaterialState, now: float, policy: Policy) -> bool:
     """Any recently informative series well above its trailing median (blocks replenishment)."""
     recent = policy.market_stale_half_life_days * DAY
     return any(
-        s.move >= policy.elevated_move and now - s.signal_t <= recent
-        for s in state.series.values()
+        s.move >= policy.elevated_move and now - s.signal_t <= recent for s in state.series.values()
     )

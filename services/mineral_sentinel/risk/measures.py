@@ -30,8 +30,33 @@ from .timeutil import DAY, add_working_days
 
 EU_MEMBER_STATES: frozenset[str] = frozenset(
     {
-        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-        "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
     }
 )
 INACTIVE_STATUSES: frozenset[str] = frozenset({"suspended", "lifted"})
@@ -151,9 +176,7 @@ def prune_measures(state: MaterialState, now: float, policy: Policy) -> None:
             del state.measures[measure_id]
     if len(state.measures) > policy.max_measures:
         ended = sorted(
-            (end, mid)
-            for mid, m in state.measures.items()
-            if (end := ended_at(m, now)) is not None
+            (end, mid) for mid, m in state.measures.items() if (end := ended_at(m, now)) is not None
         )
         for _, mid in ended[: len(state.measures) - policy.max_measures]:
             del state.measures[mid]

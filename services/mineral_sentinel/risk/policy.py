@@ -43,11 +43,12 @@ class Policy:
                 "supply_risk": 0.5,
                 "logistics": 0.6,
                 "market": 0.55,
-                "stock": 0.2,
+                "stock": 0.3,
             }
         )
     )
-    """Largest share of the 0..100 score each component can drive on its own (noisy-OR)."""
+    """Largest share of the 0..100 score each component can drive on its own (noisy-OR); the
+    stock weight is scaled by the other components' score (it amplifies, never starts, risk)."""
 
     # --- policy shock ----------------------------------------------------------------------
     severity: Mapping[str, float] = field(
@@ -74,6 +75,11 @@ class Policy:
     max_measures: int = 64
 
     # --- logistics -------------------------------------------------------------------------
+    shipment_weights: Mapping[str, float] = field(
+        default_factory=lambda: _frozen({"delayed": 0.25, "held": 0.75, "cancelled": 1.0})
+    )
+    """Share of a shipment's tonnes counted as missing: a delayed cargo is late but coming, a
+    held one (licence, customs, sanctions screening) mostly missing, a cancelled one lost."""
     logistics_full_days: float = 30.0
     """Days of net imports delayed/held/cancelled that saturate the component."""
     cancelled_memory_days: float = 30.0
@@ -122,6 +128,9 @@ class Policy:
     replenish_max_market: float = 20.0
     """Replenish only when the market component is below this (prices not elevated)."""
     recommendation_valid_days: int = 30
+    replenish_cooldown_days: float = 30.0
+    """No replenishment within this long after an alert resolved (markets stay tight a while;
+    the IEA defers refilling after a collective action)."""
 
     # --- bounded bookkeeping ---------------------------------------------------------------
     seen_ids: int = 2048

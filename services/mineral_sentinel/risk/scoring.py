@@ -1,10 +1,10 @@
 """From components to a score and a level.
 
-The score is a noisy-OR of the components, 100 * (1 - prod(1 - w_i * c_i / 100)): any single
-channel of disruption (a ban, a port closure, a price spike) can drive the score on its own up to
-its weight, several channels compound, and the result stays in 0..100 and never falls when any
-component rises. A weighted mean would let a total export ban of a 98%-concentrated material
-drown in four calm components.
+The score is a noisy-OR of the disruption components, 100 * (1 - prod(1 - w_i * c_i / 100)):
+any single channel of disruption (a ban, a port closure, a price spike) can drive the score on
+its own up to its weight, several channels compound, and the result stays in 0..100 and never
+falls when any component rises. A weighted mean would let a total export ban of a
+98%-concentrated material drown in four calm components.
 
 Levels use hysteresis: a level is entered at its threshold and left only below the threshold
 minus `hysteresis`, and only after `min_dwell_hours` of event time at the current level;
@@ -20,11 +20,21 @@ COMPONENT_NAMES: tuple[str, ...] = ("policy_shock", "supply_risk", "logistics", 
 
 
 def combine(values: tuple[float, ...], weights: tuple[float, ...]) -> float:
-    """Noisy-OR of component values (each 0..100) with weights already clamped to 0..1."""
+    """Noisy-OR of component values (each 0..100) with weights already clamped to 0..1.
+
+    The last component (stock) is a vulnerability, not a disruption: its weight is scaled by the
+    disruption score of the others, so a thin stock never raises an alert on its own but makes
+    any disruption count for more. Still monotone in every component and within 0..100."""
     remaining = 1.0
-    for weight, value in zip(weights, values, strict=True):
+    last = len(values) - 1
+    for index in range(last):
+        value = values[index]
         if value > 0.0:
-            remaining *= 1.0 - weight * (value if value < 100.0 else 100.0) / 100.0
+            remaining *= 1.0 - weights[index] * (value if value < 100.0 else 100.0) / 100.0
+    vulnerability = values[last]
+    if vulnerability > 0.0 and remaining < 1.0:
+        disruption = 1.0 - remaining
+        remaining *= 1.0 - weights[last] * min(vulnerability, 100.0) / 100.0 * disruption
     score = 100.0 * (1.0 - remaining)
     return 0.0 if score < 0.0 else score
 

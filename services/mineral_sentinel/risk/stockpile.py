@@ -46,6 +46,7 @@ def decide(
     market: float,
     elevated: bool,
     alert_id: str | None,
+    cooling_down: bool = False,
     policy: Policy,
 ) -> Decision:
     """The recommendation for the current position (pure; `daily_t` > 0)."""
@@ -56,8 +57,9 @@ def decide(
     episode = alert_id or ""
 
     def hold(key: str, rationale: str) -> Decision:
-        return Decision(key, "hold", 0.0, cover, cover, horizon, rationale,
-                        policy.recommendation_valid_days)
+        return Decision(
+            key, "hold", 0.0, cover, cover, horizon, rationale, policy.recommendation_valid_days
+        )
 
     if shortfall >= policy.shortfall_trigger:
         need = shortfall * horizon * daily_t
@@ -71,7 +73,12 @@ def decide(
             )
         after = (stock_t - quantity) / daily_t
         return Decision(
-            f"release:emergency:{episode}", "release", quantity, cover, after, horizon,
+            f"release:emergency:{episode}",
+            "release",
+            quantity,
+            cover,
+            after,
+            horizon,
             f"emergency release: physical shortfall {shortfall:.1%} of supply (restrictions "
             f"{restriction_shortfall:.1%}, logistics {logistics_share:.1%}) >= trigger "
             f"{policy.shortfall_trigger:.0%}; sized {shortfall:.1%} x {horizon} d x "
@@ -79,12 +86,14 @@ def decide(
             horizon,
         )
     if market >= policy.price_spike_component and cover > target_days:
-        quantity = _tonnes(
-            min(policy.price_spike_tranche_days, cover - target_days) * daily_t
-        )
+        quantity = _tonnes(min(policy.price_spike_tranche_days, cover - target_days) * daily_t)
         return Decision(
-            f"release:price_spike:{episode}", "release", quantity, cover,
-            (stock_t - quantity) / daily_t, horizon,
+            f"release:price_spike:{episode}",
+            "release",
+            quantity,
+            cover,
+            (stock_t - quantity) / daily_t,
+            horizon,
             f"price-spike sale: market signal {market:.0f}/100, no physical shortfall "
             f"({shortfall:.1%}); tranche of {quantity / daily_t:.1f} d from stock above the "
             f"target {target_days:.0f} d",
@@ -97,10 +106,20 @@ def decide(
             f"{policy.shortfall_trigger:.0%}, no release; no replenishment during an alert",
         )
     if cover < target_days:
+        if cooling_down:
+            return hold(
+                "hold:cooldown",
+                f"cover {cover:.0f} d below target {target_days:.0f} d; an alert resolved less "
+                f"than {policy.replenish_cooldown_days:.0f} d ago: defer replenishment",
+            )
         if market < policy.replenish_max_market and not elevated:
             quantity = _tonnes((target_days - cover) * daily_t)
             return Decision(
-                "replenish", "replenish", quantity, cover, (stock_t + quantity) / daily_t,
+                "replenish",
+                "replenish",
+                quantity,
+                cover,
+                (stock_t + quantity) / daily_t,
                 horizon,
                 f"calm market, cover {cover:.0f} d below target {target_days:.0f} d: "
                 f"buy {quantity:,.1f} t back to target",

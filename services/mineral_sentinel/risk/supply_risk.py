@@ -69,10 +69,9 @@ def stage_supply_risk(
     global_shares = profile.global_supply.get(stage) or {}
     eu_shares = profile.eu_sourcing.get(stage) or global_shares
     ir = min(1.0, max(0.0, profile.import_reliance))
-    concentration = (
-        hhi(global_shares, profile, catalog, intensity, uplift, stage) * ir / 2.0
-        + hhi(eu_shares, profile, catalog, intensity, uplift, stage) * (1.0 - ir / 2.0)
-    )
+    concentration = hhi(global_shares, profile, catalog, intensity, uplift, stage) * ir / 2.0 + hhi(
+        eu_shares, profile, catalog, intensity, uplift, stage
+    ) * (1.0 - ir / 2.0)
     return concentration * (1.0 - profile.eol_rir) * profile.substitution_index
 
 

@@ -1,0 +1,1 @@
+"""Feeds: replay JSON Lines into Kafka, and the seeded synthetic scenario generator."""
