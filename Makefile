@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit integration bench schemas kafka-start kafka-stop clean
+.PHONY: setup demo test lint typecheck compose-check unit integration bench schemas kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/sentinel demo
 
 ## (2) the test suite: lint, types, then every test (the broker is started by the tests)
-test: setup lint typecheck
+test: setup lint typecheck compose-check
 	$(BIN)/pytest -q
 
 lint: setup
@@ -32,6 +32,15 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+## docker-compose.yml validated by compose-go, the loader `docker compose config` uses (no engine here)
+compose-check: var/bin/compose-check
+	var/bin/compose-check docker-compose.yml
+
+var/bin/compose-check: deploy/compose-check/main.go deploy/compose-check/go.mod deploy/compose-check/go.sum
+	@command -v go >/dev/null || { echo "need Go to validate docker-compose.yml"; exit 1; }
+	mkdir -p var/bin
+	cd deploy/compose-check && go build -o ../../var/bin/compose-check .
 
 unit: setup
 	$(BIN)/pytest -q -m unit
