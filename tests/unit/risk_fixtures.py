@@ -222,6 +222,4 @@ def calm_prices(
     ev: Events, start: float, days: int, level: float = 300.0, step: float = 0.004
 ) -> list[PriceObserved]:
     """Daily prints gently alternating around `level` (never flat, never a shock)."""
-    return [
-        ev.price(day(start + i), level * (1 + (step if i % 2 else -step))) for i in range(days)
-    ]
+    return [ev.price(day(start + i), level * (1 + (step if i % 2 else -step))) for i in range(days)]
