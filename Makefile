@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck compose-check unit integration bench schemas kafka-start kafka-stop clean
+.PHONY: setup demo test lint typecheck compose-check rules tools unit integration bench schemas kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/sentinel demo
 
 ## (2) the test suite: lint, types, then every test (the broker is started by the tests)
-test: setup lint typecheck compose-check
+test: setup tools lint typecheck compose-check rules
 	$(BIN)/pytest -q
 
 lint: setup
@@ -32,6 +32,17 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+## Prometheus (promtool for rule checks, the server for the dashboard test) from Debian's packages
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "installing Debian's prometheus package (promtool + server)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
+rules: tools
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.test.yml
 
 ## docker-compose.yml validated by compose-go, the loader `docker compose config` uses (no engine here)
 compose-check: var/bin/compose-check
