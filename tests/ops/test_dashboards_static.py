@@ -57,5 +57,5 @@ def test_rule_reader_finds_every_rule() -> None:
         "SentinelWebhookEndpointDisabled",
         "SentinelMaterialCritical",
     } <= set(rules)
-    assert all(expr and "|" != expr for expr in rules.values())
+    assert all(expr and expr != "|" for expr in rules.values())
     assert "delta(sentinel_consumer_lag_messages[10m])" in rules["SentinelConsumerLagGrowing"]
