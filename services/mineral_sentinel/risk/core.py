@@ -29,7 +29,7 @@ from .logistics import apply_shipment, logistics_component, prune_shipments, ref
 from .market import apply_price, market_component, prices_elevated
 from .measures import apply_export_control, compute_view, ended_at, prune_measures
 from .policy import Policy
-from .scoring import combine, next_level
+from .scoring import COMPONENT_NAMES, combine, next_level
 from .state import MaterialState, MeasureState, RecommendationState
 from .timeutil import DAY, HOUR, to_datetime
 
@@ -142,14 +142,17 @@ def read(
     view = state.view
     if view is None or now >= view.valid_until:
         view = state.view = compute_view(state, profile, catalog, now, policy)
+        view.shock_value = 100.0 * (1.0 - math.exp(-view.pressure / policy.shock_scale))
+        view.sr_value = min(
+            100.0,
+            max(0.0, 100.0 * (view.sr_live - view.sr_baseline) / policy.sr_uplift_full_scale),
+        )
     at_risk = state.at_risk_t
     if at_risk is None:
         at_risk = refresh_at_risk(state, policy)
     daily = daily_need_t(profile)
-    policy_value = 100.0 * (1.0 - math.exp(-view.pressure / policy.shock_scale))
-    sr_value = min(
-        100.0, max(0.0, 100.0 * (view.sr_live - view.sr_baseline) / policy.sr_uplift_full_scale)
-    )
+    policy_value = view.shock_value
+    sr_value = view.sr_value
     logistics_value = logistics_component(at_risk / daily, policy) if daily else 0.0
     market_value, market_id = market_component(state, now, policy)
     cover: float | None = None
@@ -188,13 +191,17 @@ def _evaluate(
     alert = state.alert
     is_open = alert is not None and alert.status == "firing"
     if level > 0 or is_open:
-        causes = explain.causes(reading, policy)
-        if (
-            alert is None
-            or not is_open
-            or level != alert.severity
-            or any(c not in alert.causes for c in causes)
-        ):
+        if alert is None or not is_open or level != alert.severity:
+            changing = True
+        else:
+            threshold, known = policy.cause_threshold, alert.causes
+            changing = False
+            for name, value in zip(COMPONENT_NAMES, reading.values, strict=True):
+                if value >= threshold and name not in known:
+                    changing = True
+                    break
+        if changing:
+            causes = explain.causes(reading, policy)
             evidence = explain.evidence_ids(state, reading, profile, policy, causes)
             alert_changed = alerts.update_alert(
                 state, level, score, causes, evidence, event_id, now, policy
@@ -254,15 +261,19 @@ def _recommend(
         restriction_shortfall=reading.view.shortfall,
         at_risk_t=reading.at_risk_t,
         market=reading.values[3],
-        elevated=prices_elevated(state, now, policy),
+        elevated=(
+            open_alert_id is None
+            and state.stock_t < profile.target_days * daily
+            and prices_elevated(state, now, policy)
+        ),
         alert_id=open_alert_id,
         cooling_down=alert is not None
         and alert.status == "resolved"
         and now - alert.updated_at < policy.replenish_cooldown_days * DAY,
         policy=policy,
+        last_key=None if state.recommendation is None else state.recommendation.key,
     )
-    last = state.recommendation
-    if last is not None and last.key == decision.key:
+    if decision is None:
         return None
     rec = RecommendationState(
         key=decision.key,

@@ -44,7 +44,7 @@ def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: P
     sid = series_id(event)
     price = event.price
     series_map = state.series
-    series = series_map.pop(sid, None)
+    series = series_map.get(sid)
     if series is None:
         if len(series_map) >= policy.max_series:
             _evict(state, next(iter(series_map)))
@@ -61,7 +61,9 @@ def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: P
             window=[price],
         )
         return True
-    series_map[sid] = series  # most recently updated goes last (LRU order)
+    if next(reversed(series_map)) != sid:  # most recently updated goes last (LRU order)
+        del series_map[sid]
+        series_map[sid] = series
     if at <= series.last_t:
         return False
     series.last_t = at

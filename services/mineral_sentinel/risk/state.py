@@ -131,6 +131,10 @@ class PolicyView:
     valid_until: float
     event_ids: list[str]
     countries: list[str]
+    shock_value: float = 0.0
+    """policy_shock component value (0..100) derived from `pressure`."""
+    sr_value: float = 0.0
+    """supply_risk component value (0..100) derived from live vs baseline SR."""
 
 
 @dataclass(slots=True)

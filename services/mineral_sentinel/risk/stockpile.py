@@ -30,6 +30,36 @@ class Decision:
     valid_days: float
 
 
+def _key(
+    shortfall: float,
+    cover: float,
+    target_days: float,
+    market: float,
+    elevated: bool,
+    alert_id: str | None,
+    cooling_down: bool,
+    above_floor_t: float,
+    policy: Policy,
+) -> str:
+    """The decision key alone, mirroring `decide`'s branches (the hot path: no text)."""
+    episode = alert_id or ""
+    if shortfall >= policy.shortfall_trigger:
+        if _tonnes(above_floor_t) <= 0.0:
+            return f"hold:floor:{episode}"
+        return f"release:emergency:{episode}"
+    if market >= policy.price_spike_component and cover > target_days:
+        return f"release:price_spike:{episode}"
+    if alert_id is not None:
+        return f"hold:alert:{episode}"
+    if cover < target_days:
+        if cooling_down:
+            return "hold:cooldown"
+        if market < policy.replenish_max_market and not elevated:
+            return "replenish"
+        return "hold:prices"
+    return "hold:target"
+
+
 def _tonnes(value: float) -> float:
     """Round down to kilograms so that the cap (cover >= floor) survives float arithmetic."""
     return math.floor(max(0.0, value) * 1000.0) / 1000.0
@@ -48,13 +78,20 @@ def decide(
     alert_id: str | None,
     cooling_down: bool = False,
     policy: Policy,
-) -> Decision:
-    """The recommendation for the current position (pure; `daily_t` > 0)."""
+    last_key: str | None = None,
+) -> Decision | None:
+    """The recommendation for the current position (pure; `daily_t` > 0), or None when its
+    key equals `last_key` (the decision did not change: nothing to explain or emit)."""
     horizon = policy.horizon_days
     cover = stock_t / daily_t
     logistics_share = at_risk_t / (daily_t * horizon)
     shortfall = min(1.0, restriction_shortfall + logistics_share)
     episode = alert_id or ""
+    if last_key is not None:
+        key = _key(shortfall, cover, target_days, market, elevated, alert_id, cooling_down,
+                   stock_t - floor_days * daily_t, policy)
+        if key == last_key:
+            return None
 
     def hold(key: str, rationale: str) -> Decision:
         return Decision(
