@@ -1,0 +1,199 @@
+"""What happens after an attempt, and the fold of the delivery log into delivery states.
+
+Pure: attempt results, `now` and the jitter sample come from the shell. The same fold rebuilds
+the executor's queue after a kill -9 and answers the deliveries API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from ..contracts.webhooks import (
+    TERMINAL_STATUSES,
+    AttemptOut,
+    DeliveryAttempt,
+    DeliveryOut,
+    DeliveryStatus,
+    DeliveryTask,
+)
+from .retry import RetryPolicy, next_delay
+
+Outcome = Literal["success", "retry", "failed", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What the sender observed: a status code, or an error (timeout, refused, SSRF...)."""
+
+    status_code: int | None
+    error: str
+    duration_ms: float
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    record: DeliveryAttempt
+    outcome: Outcome
+    disable_reason: str | None
+    """Set when the endpoint must be disabled (410 Gone, or failing for too long)."""
+
+
+def decide(
+    task: DeliveryTask,
+    attempt: int,
+    result: AttemptResult,
+    now: datetime,
+    policy: RetryPolicy,
+    jitter_sample: float,
+    failing_since: datetime | None,
+    disable_after_s: float,
+) -> Verdict:
+    """2xx succeeds; 410 disables; anything else retries on the schedule until exhausted, or
+    disables the endpoint once it has failed continuously for `disable_after_s`."""
+    code = result.status_code
+
+    def record(
+        status: DeliveryStatus, next_at: datetime | None, since: datetime | None
+    ) -> DeliveryAttempt:
+        return DeliveryAttempt(
+            delivery_id=task.delivery_id,
+            subscription_id=task.subscription_id,
+            attempt=attempt,
+            at=now,
+            duration_ms=round(result.duration_ms, 3),
+            status_code=code,
+            error=result.error[:500],
+            status=status,
+            next_attempt_at=next_at,
+            failing_since=since,
+        )
+
+    if code is not None and 200 <= code < 300:
+        return Verdict(record("succeeded", None, None), "success", None)
+    since = failing_since or now
+    if code == 410:
+        return Verdict(record("disabled", None, since), "disabled", "endpoint answered 410 Gone")
+    if (now - since).total_seconds() >= disable_after_s:
+        reason = f"endpoint failing continuously since {since.isoformat()}"
+        return Verdict(record("disabled", None, since), "disabled", reason)
+    delay = next_delay(attempt, policy, jitter_sample, result.retry_after_s)
+    if delay is None:
+        return Verdict(record("failed", None, since), "failed", None)
+    return Verdict(record("retrying", now + timedelta(seconds=delay), since), "retry", None)
+
+
+def not_attempted(
+    task: DeliveryTask,
+    attempts_made: int,
+    now: datetime,
+    status: DeliveryStatus,
+    reason: str,
+    failing_since: datetime | None,
+) -> DeliveryAttempt:
+    """A terminal record without an HTTP attempt (endpoint disabled or subscription deleted)."""
+    return DeliveryAttempt(
+        delivery_id=task.delivery_id,
+        subscription_id=task.subscription_id,
+        attempt=0,
+        at=now,
+        duration_ms=0.0,
+        error=reason[:500],
+        status=status,
+        failing_since=failing_since,
+    )
+
+
+@dataclass(slots=True)
+class DeliveryState:
+    task: DeliveryTask
+    status: DeliveryStatus = "pending"
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    offset: int | None = None
+    """Offset of the task record on its partition (the executor commits below the oldest open)."""
+
+    @property
+    def attempts_made(self) -> int:
+        return sum(1 for a in self.attempts if a.attempt > 0)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def due_at(self) -> datetime:
+        return self.next_attempt_at or self.task.created_at
+
+    def to_out(self) -> DeliveryOut:
+        return DeliveryOut(
+            delivery_id=self.task.delivery_id,
+            webhook_id=self.task.webhook_id,
+            event_type=self.task.event_type,
+            status=self.status,
+            created_at=self.task.created_at,
+            next_attempt_at=self.next_attempt_at,
+            replay_of=self.task.replay_of,
+            attempts=[
+                AttemptOut(
+                    attempt=a.attempt,
+                    at=a.at,
+                    duration_ms=a.duration_ms,
+                    status_code=a.status_code,
+                    error=a.error,
+                )
+                for a in self.attempts
+            ],
+        )
+
+
+@dataclass(slots=True)
+class DeliveryBook:
+    """Delivery states folded from the log, per subscription, in log order.
+
+    Idempotent: a task seen twice (re-consumed after a crash) and an attempt seen twice are
+    applied once, so replaying the log from any earlier offset gives the same states.
+    """
+
+    by_subscription: dict[str, dict[str, DeliveryState]] = field(default_factory=dict)
+    failing_since: dict[str, datetime | None] = field(default_factory=dict)
+
+    def get(self, subscription_id: str, delivery_id: str) -> DeliveryState | None:
+        return self.by_subscription.get(subscription_id, {}).get(delivery_id)
+
+    def apply(
+        self, record: DeliveryTask | DeliveryAttempt, offset: int | None = None
+    ) -> DeliveryState | None:
+        """Fold one record; returns the state it touched (None: attempt of an unknown task)."""
+        deliveries = self.by_subscription.setdefault(record.subscription_id, {})
+        if isinstance(record, DeliveryTask):
+            existing = deliveries.get(record.delivery_id)
+            if existing is not None:
+                return existing
+            state = DeliveryState(task=record, offset=offset)
+            deliveries[record.delivery_id] = state
+            return state
+        self.failing_since[record.subscription_id] = record.failing_since
+        current = deliveries.get(record.delivery_id)
+        if current is None or current.terminal:
+            return current
+        if any(a.attempt == record.attempt and a.attempt > 0 for a in current.attempts):
+            return current
+        current.attempts.append(record)
+        current.status = record.status
+        current.next_attempt_at = record.next_attempt_at
+        return current
+
+    def forget(self, subscription_id: str) -> None:
+        self.by_subscription.pop(subscription_id, None)
+        self.failing_since.pop(subscription_id, None)
+
+    def trim(self, subscription_id: str, keep: int) -> None:
+        """Bound memory: drop the oldest terminal deliveries beyond `keep` per subscription."""
+        deliveries = self.by_subscription.get(subscription_id)
+        if deliveries is None or len(deliveries) <= keep:
+            return
+        excess = len(deliveries) - keep
+        for delivery_id in [d for d, s in deliveries.items() if s.terminal][:excess]:
+            del deliveries[delivery_id]
