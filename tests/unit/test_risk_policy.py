@@ -161,7 +161,9 @@ def _decide(**overrides: Any) -> Decision:
         restriction_shortfall=0.0, at_risk_t=0.0, market=0.0, elevated=False, alert_id=None,
         policy=POLICY)
     args.update(overrides)
-    return decide(**args)
+    decision = decide(**args)
+    assert decision is not None  # without last_key a decision is always returned
+    return decision
 
 
 def test_emergency_release_at_the_7_percent_trigger_sized_shortfall_times_horizon():
@@ -203,6 +205,17 @@ def test_replenish_only_when_calm_below_target_and_prices_not_elevated():
     assert _decide(stock_t=400.0, market=30.0).action == "hold"
     assert _decide(stock_t=400.0, cooling_down=True).action == "hold"
     assert _decide(stock_t=700.0).action == "hold"
+
+
+def test_decide_returns_nothing_when_the_key_is_unchanged():
+    first = _decide(stock_t=400.0)
+    common: dict[str, Any] = dict(
+        stock_t=400.0, daily_t=10.0, target_days=60.0, floor_days=20.0,
+        restriction_shortfall=0.0, at_risk_t=0.0, market=0.0, alert_id=None, policy=POLICY,
+        last_key=first.key)
+    assert decide(elevated=False, **common) is None
+    changed = decide(elevated=True, **common)
+    assert changed is not None and changed.key == "hold:prices"
 
 
 def test_recommendations_are_emitted_only_on_a_change_of_decision():

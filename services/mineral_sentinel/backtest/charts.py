@@ -29,19 +29,34 @@ def write_charts(result: BacktestResult, out_dir: Path, policy: Policy) -> list[
             ax_price.plot([p[0] for p in points], [p[1] for p in points], lw=1.0, color="#264653")
             label = "/".join(k for k in key if k)
             ax_price.set_ylabel(f"price ({label})", fontsize=8)
-        releases = [r for r in result.recommendations if r.material == material
-                    and r.action == "release"]
+        releases = [
+            r for r in result.recommendations if r.material == material and r.action == "release"
+        ]
         for rec in releases:
             ax_price.axvline(rec.issued_at, color="#2a9d8f", ls="--", lw=1.0)
-            ax_price.annotate(f"release {rec.quantity_t:,.1f} t", (rec.issued_at, 1.0),
-                              xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
-                              va="top", ha="right", color="#2a9d8f")
+            ax_price.annotate(
+                f"release {rec.quantity_t:,.1f} t",
+                (rec.issued_at, 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                rotation=90,
+                va="top",
+                ha="right",
+                color="#2a9d8f",
+            )
         snaps = [s for s in result.snapshots if s.material == material]
-        ax_score.step([s.as_of for s in snaps], [s.score for s in snaps], where="post",
-                      color="#1d3557", lw=1.0)
-        bands = ((policy.enter_watch, policy.enter_warning, "watch"),
-                 (policy.enter_warning, policy.enter_critical, "warning"),
-                 (policy.enter_critical, 100.0, "critical"))
+        ax_score.step(
+            [s.as_of for s in snaps],
+            [s.score for s in snaps],
+            where="post",
+            color="#1d3557",
+            lw=1.0,
+        )
+        bands = (
+            (policy.enter_watch, policy.enter_warning, "watch"),
+            (policy.enter_warning, policy.enter_critical, "warning"),
+            (policy.enter_critical, 100.0, "critical"),
+        )
         for low, high, name in bands:
             ax_score.axhspan(low, high, color=LEVEL_COLOURS[name], alpha=0.25, lw=0)
         starts: dict[str, datetime] = {}
@@ -49,8 +64,9 @@ def write_charts(result: BacktestResult, out_dir: Path, policy: Policy) -> list[
         for alert in (a for a in result.alerts if a.material == material):
             starts.setdefault(alert.alert_id, alert.started_at)
             if alert.status == "resolved":
-                ax_score.axvspan(starts.pop(alert.alert_id), alert.updated_at,
-                                 color="#6d597a", alpha=0.15)
+                ax_score.axvspan(
+                    starts.pop(alert.alert_id), alert.updated_at, color="#6d597a", alpha=0.15
+                )
         for start in starts.values():
             if end_of_data is not None:
                 ax_score.axvspan(start, end_of_data, color="#6d597a", alpha=0.15)

@@ -23,8 +23,14 @@ def _lines_with_progress(handle: TextIO, total_bytes: int) -> Iterator[str]:
     """Lines of the file with a tqdm bar on stderr (disabled when stderr is not a terminal)."""
     from tqdm import tqdm
 
-    with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="backtest", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=total_bytes,
+        unit="B",
+        unit_scale=True,
+        desc="backtest",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    ) as bar:
         for line in handle:
             bar.update(len(line.encode("utf-8")))
             yield line
@@ -40,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     policy = Policy()
     with source.open(encoding="utf-8", errors="replace") as handle:
-        result = run_backtest(
-            _lines_with_progress(handle, source.stat().st_size), catalog, policy
-        )
+        result = run_backtest(_lines_with_progress(handle, source.stat().st_size), catalog, policy)
     for bad in result.bad_lines:
         print(f"{source}:{bad.line_no}: {bad.reason}: {bad.message}", file=sys.stderr)
     out_dir: Path = args.out
