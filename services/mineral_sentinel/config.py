@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     notifier_web_port: int = Field(6067, description="notifier service HTTP port")
     web_host: str = Field("127.0.0.1", description="interface the HTTP servers bind")
     store: str = Field("rocksdb://", description="faust table store (rocksdb:// or memory://)")
+    risk_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="POST /v1/events body limit in bytes (413 above)"
+    )
+    risk_max_event_bytes: int = Field(
+        64 * 1024, ge=1024, description="input messages larger than this are dead letters"
+    )
+    risk_reorder_buffer: int = Field(
+        512, ge=1, description="early arrivals held per material before forced in-order release"
+    )
+    risk_batch_size: int = Field(2000, ge=1, description="risk agents take up to this many events")
+    risk_batch_within_s: float = Field(
+        0.02, gt=0, description="risk agents wait at most this long to fill a batch"
+    )
 
     webhook_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CIDRs exempt from the webhook SSRF guard"

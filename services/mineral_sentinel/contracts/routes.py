@@ -100,8 +100,88 @@ def _open_endpoints(service: Service) -> tuple[Route, ...]:
     )
 
 
+def _risk_api() -> tuple[Route, ...]:
+    from .api import EventsAccepted, MaterialDetail, MaterialSummary
+    from .outputs import Alert, StockpileRecommendation
+
+    auth = ((401, "No bearer token"), (403, "Bearer token not accepted"))
+    material = QueryParam("material", description="only this material (catalog code)")
+    return (
+        Route(
+            "risk",
+            "POST",
+            "/v1/events",
+            "Ingest one input event or a JSON array of up to 1,000.",
+            request_model=INPUT_EVENT,
+            response_model=EventsAccepted,
+            status_codes=(
+                (202, "Every event produced to its topic"),
+                *auth,
+                (413, "Body over the size limit"),
+                (422, "At least one item invalid; nothing was produced"),
+            ),
+            auth=True,
+            description="All or nothing: a request with any invalid item produces nothing and "
+            "lists every failing item (index, field path, message). The body is one event "
+            "object or an array of them. Error bodies are ApiError.",
+        ),
+        Route(
+            "risk",
+            "GET",
+            "/v1/materials",
+            "Current level, score and top drivers of every material seen so far.",
+            response_model=MaterialSummary,
+            response_is_list=True,
+            status_codes=((200, "OK"), *auth, (503, "Partitions not assigned yet")),
+            auth=True,
+            description="Gathered from every worker of the group.",
+        ),
+        Route(
+            "risk",
+            "GET",
+            "/v1/materials/{code}",
+            "Full live state of one material.",
+            response_model=MaterialDetail,
+            status_codes=(
+                (200, "OK"),
+                *auth,
+                (404, "Not a catalog material, or no event seen yet"),
+                (503, "Partitions not assigned yet"),
+            ),
+            auth=True,
+            description="Answered by the worker that owns the material's partition.",
+        ),
+        Route(
+            "risk",
+            "GET",
+            "/v1/alerts",
+            "Latest version of recent alerts (up to 20 per material), newest first.",
+            response_model=Alert,
+            response_is_list=True,
+            query_params=(
+                QueryParam("status", enum=("firing", "resolved"), description="filter"),
+                material,
+            ),
+            status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
+            auth=True,
+        ),
+        Route(
+            "risk",
+            "GET",
+            "/v1/recommendations",
+            "Recent stockpile recommendations (up to 20 per material), newest first.",
+            response_model=StockpileRecommendation,
+            response_is_list=True,
+            query_params=(material,),
+            status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
+            auth=True,
+        ),
+    )
+
+
 ROUTES: list[Route] = [
     *_open_endpoints("risk"),
+    *_risk_api(),
     *_open_endpoints("notifier"),
 ]
 """Every route of both services. Append yours here, grouped by service."""

@@ -1,0 +1,92 @@
+"""Composition root of the risk service: `create_app()` builds the Faust app `sentinel-risk`.
+
+Built inside a function (never at import time) so the app binds the worker's event loop, and so
+tests can build one per prefix. `sentinel worker risk` calls it and runs the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import faust
+
+from ..catalog.loader import load_catalog
+from ..catalog.model import Catalog
+from ..config import Settings
+from ..contracts.outputs import LEVEL_ORDER
+from ..faustkit import make_app
+from ..risk import Policy, open_alert
+from ..webkit import add_health_and_metrics
+from . import metrics
+from .agents import RiskAgents, set_material_gauges
+from .topology import APP_NAME, ensure_risk_topics
+from .views import NotReady, RiskApi
+
+GAUGE_INTERVAL_S = 5.0
+
+
+def create_app(
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    policy: Policy | None = None,
+) -> faust.App:
+    settings = settings or Settings()
+    catalog = catalog or load_catalog()
+    policy = policy or Policy()
+    ensure_risk_topics(settings)
+    app = make_app(APP_NAME, settings, web_port=settings.risk_web_port)
+    agents = RiskAgents(app, settings, catalog, policy)
+    agents.register()
+    api = RiskApi(app, agents, settings, catalog, policy)
+    api.register()
+    metrics.mark_build("risk")
+
+    def ready() -> bool:
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        return (
+            recovery.completed.is_set()
+            and not recovery.in_recovery
+            and bool(app.consumer.assignment())
+        )
+
+    add_health_and_metrics(app, ready)
+
+    @app.timer(GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def refresh_gauges() -> None:
+        """Consumer lag, and the per-material gauges of the materials this worker owns."""
+        agents.update_lag(app.consumer.highwater)
+        try:
+            owned = set(api.local_materials())
+        except NotReady:
+            return
+        firing = dict.fromkeys(("watch", "warning", "critical"), 0)
+        for code in sorted(catalog.materials):
+            slot = agents.stored(code.encode()) if code in owned else None
+            if slot is None or slot.state.now is None:
+                for gauge in (
+                    metrics.RISK_SCORE,
+                    metrics.RISK_LEVEL,
+                    metrics.SUPPLY_RISK,
+                    metrics.DAYS_OF_COVER,
+                ):
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(code)
+                continue
+            detail = api.detail(slot)
+            if detail is None:
+                continue
+            snap = detail.snapshot
+            set_material_gauges(
+                code,
+                snap.score,
+                LEVEL_ORDER[snap.level],
+                snap.supply_risk.value,
+                snap.days_of_cover,
+            )
+            alert = open_alert(slot.state)
+            if alert is not None:
+                firing[alert.severity] += 1
+        for severity, count in firing.items():
+            metrics.ALERTS_FIRING.labels(severity).set(count)
+
+    return app

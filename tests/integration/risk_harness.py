@@ -1,0 +1,163 @@
+"""Shared pieces of the risk-service integration tests: workers, replays, backtests, outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+
+import httpx
+from aiokafka import ConsumerRecord
+
+from mineral_sentinel.backtest.runner import BacktestResult, run_backtest
+from mineral_sentinel.catalog.loader import load_catalog
+from mineral_sentinel.catalog.model import Catalog
+from mineral_sentinel.risk import Policy
+from tests.helpers.kafka import read_topic
+from tests.helpers.polling import wait_until
+from tests.helpers.processes import ServiceProcess, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+OUTPUT_TOPICS = {
+    "risk": "minerals.risk.v1",
+    "alerts": "minerals.alerts.v1",
+    "recommendations": "minerals.stockpile-recommendations.v1",
+    "dead": "minerals.dead-letter.v1",
+}
+
+
+@cache
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@cache
+def backtest(scenario: str) -> BacktestResult:
+    with (SCENARIOS / scenario).open(encoding="utf-8") as handle:
+        return run_backtest(handle, catalog(), Policy())
+
+
+def backtest_lines(lines: Iterable[str]) -> BacktestResult:
+    return run_backtest(lines, catalog(), Policy())
+
+
+class RiskWorker:
+    """`sentinel worker risk` as a subprocess on its own port, with readiness polling."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, store: str = "memory://") -> None:
+        self.port = free_port()
+        self.env = {
+            **env,
+            "SENTINEL_RISK_WEB_PORT": str(self.port),
+            "SENTINEL_API_TOKENS": TOKEN,
+            "SENTINEL_STORE": store,
+        }
+        self.process = ServiceProcess(
+            [sys.executable, "-m", "mineral_sentinel.cli", "worker", "risk"], self.env, log_path
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    def start(self, timeout: float = 90.0) -> RiskWorker:
+        self.process.start()
+        self.wait_ready(timeout)
+        return self
+
+    def ready(self) -> bool:
+        if not self.process.running:
+            raise AssertionError(f"worker exited:\n{self.process.log_text()[-4000:]}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        wait_until(self.ready, timeout=timeout, interval=0.2, message="worker ready")
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers=AUTH, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def metric(self, name: str) -> float:
+        """Sum of every sample of a metric on /metrics (0 when absent)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and (line[len(name)] in " {"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+def replay(env: Mapping[str, str], scenario: Path, *args: str, timeout: float = 120.0) -> str:
+    """Run `sentinel replay` to completion; returns its stdout+stderr."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mineral_sentinel.cli",
+            "replay",
+            str(scenario),
+            "--no-progress",
+            *args,
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+async def read_outputs(
+    bootstrap: str,
+    prefix: str,
+    kind: str,
+    *,
+    expected: int,
+    timeout: float = 90.0,
+    settle: float = 1.5,
+    healthy: object = None,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    return await read_topic(
+        bootstrap,
+        f"{prefix}{OUTPUT_TOPICS[kind]}",
+        expected=expected,
+        timeout=timeout,
+        settle=settle,
+        healthy=healthy,  # type: ignore[arg-type]
+    )
+
+
+def by_material(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[str, list[bytes]]:
+    grouped: dict[str, list[bytes]] = defaultdict(list)
+    for record in records:
+        assert record.key is not None and record.value is not None
+        grouped[record.key.decode()].append(record.value)
+    return dict(grouped)
+
+
+def expected_by_material(models: Iterable[object]) -> dict[str, list[bytes]]:
+    grouped: dict[str, list[bytes]] = defaultdict(list)
+    for model in models:
+        grouped[model.material].append(model.model_dump_json().encode())  # type: ignore[attr-defined]
+    return dict(grouped)
