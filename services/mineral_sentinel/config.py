@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         5 * 24 * 3600.0, gt=0, description="disable an endpoint failing continuously this long"
     )
     webhook_endpoint_concurrency: int = Field(4, ge=1, description="in-flight sends per endpoint")
+    webhook_retry_jitter: float = Field(
+        0.2, ge=0, lt=1, description="relative jitter on retry delays (0.2 = +/- 20 %)"
+    )
+    webhook_retry_after_max_s: float = Field(
+        3600.0, gt=0, description="cap on a webhook endpoint's Retry-After"
+    )
+    webhook_secret_overlap_s: float = Field(
+        86400.0, gt=0, description="how long a rotated-out webhook secret keeps signing"
+    )
 
     kafka_port: int = Field(9092, description="local broker client port (sentinel kafka)")
     kafka_controller_port: int = Field(9093, description="local broker controller port")

@@ -179,10 +179,139 @@ def _risk_api() -> tuple[Route, ...]:
     )
 
 
+def _notifier_api() -> tuple[Route, ...]:
+    from .subscriptions import (
+        Queued,
+        ReplayRequest,
+        SecretRotated,
+        SubscriptionCreate,
+        SubscriptionCreated,
+        SubscriptionOut,
+        SubscriptionPatch,
+    )
+    from .webhooks import DeliveryOut
+
+    auth = ((401, "No bearer token"), (403, "Bearer token not accepted"))
+    unknown = (404, "Unknown subscription id")
+    one = "/v1/subscriptions/{sub_id}"
+    return (
+        Route(
+            "notifier",
+            "POST",
+            "/v1/subscriptions",
+            "Create a webhook subscription; the signing secret is returned here only.",
+            request_model=SubscriptionCreate,
+            response_model=SubscriptionCreated,
+            status_codes=((201, "Created"), *auth, (422, "Invalid body or URL refused (SSRF)")),
+            auth=True,
+            description="The URL must be https (http only when SENTINEL_WEBHOOK_ALLOW_HTTP) and "
+            "resolve to public addresses (or SENTINEL_WEBHOOK_ALLOW_NETWORKS).",
+        ),
+        Route(
+            "notifier",
+            "GET",
+            "/v1/subscriptions",
+            "Every subscription (never the secret).",
+            response_model=SubscriptionOut,
+            response_is_list=True,
+            status_codes=((200, "OK"), *auth),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "GET",
+            one,
+            "One subscription (never the secret).",
+            response_model=SubscriptionOut,
+            status_codes=((200, "OK"), *auth, unknown),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "PATCH",
+            one,
+            "Change url, description, event types, materials or minimum severity.",
+            request_model=SubscriptionPatch,
+            response_model=SubscriptionOut,
+            status_codes=((200, "OK"), *auth, unknown, (422, "Invalid body or URL refused")),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "DELETE",
+            one,
+            "Delete a subscription (tombstone on the subscriptions topic).",
+            status_codes=((204, "Deleted"), *auth, unknown),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "POST",
+            one + "/rotate-secret",
+            "New signing secret; the previous one keeps signing alongside for 24 h.",
+            response_model=SecretRotated,
+            status_codes=((200, "OK"), *auth, unknown),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "POST",
+            one + "/test",
+            "Queue a subscription.test delivery.",
+            response_model=Queued,
+            status_codes=((202, "Queued"), *auth, unknown, (409, "Subscription disabled")),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "GET",
+            one + "/deliveries",
+            "Deliveries with every attempt (time, status code or error, duration).",
+            response_model=DeliveryOut,
+            response_is_list=True,
+            query_params=(
+                QueryParam(
+                    "status",
+                    enum=("pending", "retrying", "succeeded", "failed", "disabled"),
+                    description="only deliveries in this status",
+                ),
+            ),
+            status_codes=((200, "OK"), *auth, unknown, (422, "Bad filter")),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "POST",
+            one + "/replay",
+            "Re-send every message created since `since`, with the original webhook-ids.",
+            request_model=ReplayRequest,
+            response_model=Queued,
+            status_codes=(
+                (202, "Queued"),
+                *auth,
+                unknown,
+                (409, "Subscription disabled"),
+                (422, "Invalid body"),
+            ),
+            auth=True,
+        ),
+        Route(
+            "notifier",
+            "POST",
+            one + "/enable",
+            "Re-enable a subscription disabled by 410 Gone or continuous failure.",
+            response_model=SubscriptionOut,
+            status_codes=((200, "OK"), *auth, unknown),
+            auth=True,
+        ),
+    )
+
+
 ROUTES: list[Route] = [
     *_open_endpoints("risk"),
     *_risk_api(),
     *_open_endpoints("notifier"),
+    *_notifier_api(),
 ]
 """Every route of both services. Append yours here, grouped by service."""
 

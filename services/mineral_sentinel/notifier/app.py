@@ -1,0 +1,128 @@
+"""Faust app `sentinel-notifier`: alerts and recommendations in, durable signed webhooks out.
+
+The agent turns each matching message into delivery tasks on sentinel.deliveries.v1 and waits
+for the broker's acknowledgement before the input offset can be committed, so a worker dying at
+any point loses nothing; the executor (runtime) does the sending. Bad input goes to the dead
+letter topic and is counted; the agent carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from mode import Service
+from pydantic import ValidationError
+
+from ..config import Settings, load_settings
+from ..contracts.outputs import Alert, DeadLetter, DeadLetterError, StockpileRecommendation
+from ..faustkit import make_app
+from ..kafka_admin import ensure_topics
+from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
+from ..webkit import add_health_and_metrics
+from . import metrics
+from .api import register_api
+from .payloads import tasks_for
+from .runtime import NotifierRuntime
+from .transport import Resolver, system_resolver
+
+APP_NAME = "sentinel-notifier"
+MODELS: dict[str, type[Alert] | type[StockpileRecommendation]] = {
+    ALERTS.name: Alert,
+    RECOMMENDATIONS.name: StockpileRecommendation,
+}
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+def _create_topics(settings: Settings) -> None:
+    """Create the notifier's topics before Faust subscribes (own loop: Faust's is not running)."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(
+            ensure_topics(
+                settings.kafka_bootstrap,
+                [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, DELIVERIES],
+                prefix=settings.topic_prefix,
+                partitions=settings.topic_partitions,
+                replication=settings.topic_replication,
+            )
+        )
+    finally:
+        loop.close()
+
+
+def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> faust.App:
+    settings = settings or load_settings()
+    _create_topics(settings)
+    app = make_app(APP_NAME, settings, web_port=settings.notifier_web_port)
+    runtime = NotifierRuntime(settings, resolver)
+    prefix = settings.topic_prefix
+    logical = {spec.full_name(prefix): spec.name for spec in (ALERTS, RECOMMENDATIONS)}
+    inputs = app.topic(*logical)
+
+    @app.service
+    class NotifierService(Service):
+        async def on_start(self) -> None:
+            await runtime.start()
+
+        async def on_stop(self) -> None:
+            await runtime.stop()
+
+    async def dead_letter(event: Any, reason: str, path: str, message: str) -> None:
+        topic_name = logical[event.message.topic]
+        metrics.EVENTS_INVALID.labels(topic_name, reason).inc()
+        value: bytes = event.value or b""
+        letter = DeadLetter(
+            source_topic=topic_name,
+            source_partition=event.message.partition,
+            source_offset=event.message.offset,
+            key_b64=base64.b64encode(event.key).decode() if event.key else None,
+            value_b64=base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
+            value_size=len(value),
+            errors=[DeadLetterError(reason=reason, path=path, message=message[:2000])],  # type: ignore[arg-type]
+            received_at=datetime.now(UTC),
+        )
+        await runtime.producer.send_and_wait(
+            runtime.dead_letter_topic,
+            key=topic_name.encode(),
+            value=letter.model_dump_json().encode(),
+        )
+
+    @app.agent(inputs, concurrency=1)
+    async def fan_out(stream: faust.StreamT[Any]) -> None:
+        await runtime.started.wait()
+        await runtime.subscriptions.follower.caught_up.wait()
+        async for event in stream.events():
+            topic_name = logical[event.message.topic]
+            value = event.value
+            if not value:
+                await dead_letter(event, "empty", "", "empty message")
+                continue
+            if len(value) > MAX_MESSAGE_BYTES:
+                await dead_letter(event, "too_large", "", f"{len(value)} bytes")
+                continue
+            try:
+                message = MODELS[topic_name].model_validate_json(value)
+            except ValidationError as error:
+                first = error.errors(include_url=False, include_input=False)[0]
+                reason = "invalid_json" if first["type"] == "json_invalid" else "schema_violation"
+                path = ".".join(str(p) for p in first["loc"])
+                await dead_letter(event, reason, path, first["msg"])
+                continue
+            metrics.EVENTS_CONSUMED.labels(topic_name, message.type).inc()
+            produced_at = datetime.fromtimestamp(event.message.timestamp, UTC)
+            tasks = tasks_for(message, runtime.subscriptions.all(), datetime.now(UTC), produced_at)
+            await runtime.enqueue(tasks)
+
+    def subscription_gauge(enabled: bool) -> float:
+        return float(runtime.subscriptions.count(enabled)) if runtime.started.is_set() else 0.0
+
+    metrics.SUBSCRIPTIONS.labels("enabled").set_function(lambda: subscription_gauge(True))
+    metrics.SUBSCRIPTIONS.labels("disabled").set_function(lambda: subscription_gauge(False))
+    add_health_and_metrics(app, lambda: runtime.ready)
+    register_api(app, runtime, lambda: settings.api_tokens)
+    app.notifier_runtime = runtime  # type: ignore[attr-defined]
+    return app

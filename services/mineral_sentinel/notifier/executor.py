@@ -1,0 +1,329 @@
+"""The durable delivery queue: consume sentinel.deliveries.v1 as a group, send, record, commit.
+
+Durability comes from the log itself. A task record is on the topic before any attempt; every
+attempt appends its outcome and next due time; the committed offset of a partition never passes
+the oldest delivery still open on it. After a kill -9 the consumer re-reads from there, the fold
+(decisions.DeliveryBook) rebuilds every open delivery with its attempt count and due time, and
+sending resumes only once a partition is caught up, so nothing is sent twice by mistake.
+
+Per subscription a semaphore bounds in-flight attempts; deliveries sharing an ordering key
+(material) form a lane that sends one at a time in log order, so a slow endpoint only slows its
+own lanes and alert updates arrive in sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
+
+from ..contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, DeliveryTask
+from . import metrics
+from .decisions import DeliveryBook, DeliveryState, Verdict, decide, not_attempted
+from .retry import RetryPolicy
+from .sender import attempt
+from .signing import active_secrets
+from .store import SubscriptionStore
+
+log = logging.getLogger(__name__)
+KEEP_FINISHED = 1000
+
+
+@dataclass
+class Endpoint:
+    semaphore: asyncio.Semaphore
+    lanes: dict[str, deque[str]] = field(default_factory=dict)
+    runners: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        producer: AIOKafkaProducer,
+        subscriptions: SubscriptionStore,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy,
+        timeout_s: float,
+        disable_after_s: float,
+        concurrency: int,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group_id = group_id
+        self.producer = producer
+        self.subscriptions = subscriptions
+        self.client = client
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self.disable_after_s = disable_after_s
+        self.concurrency = concurrency
+        self.jitter = jitter
+        self.clock = clock
+        self.book = DeliveryBook()
+        self.endpoints: dict[str, Endpoint] = {}
+        self.partition_of: dict[str, int] = {}
+        self.ready: dict[int, asyncio.Event] = {}
+        self.catch_up_to: dict[int, int] = {}
+        self.assigned_once = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=2000,
+        )
+        await consumer.start()
+        consumer.subscribe([self.topic], listener=self)
+        self._consumer = consumer
+        self._tasks = [
+            asyncio.create_task(self._consume(consumer), name="deliveries consume"),
+            asyncio.create_task(self._commit_loop(consumer), name="deliveries commit"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for endpoint in self.endpoints.values():
+            for runner in endpoint.runners.values():
+                runner.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._commit(self._consumer)
+            await self._consumer.stop()
+
+    @property
+    def is_ready(self) -> bool:
+        return self.assigned_once.is_set() and all(e.is_set() for e in self.ready.values())
+
+    # ------------------------------------------------------------------ rebalance
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._commit(self._consumer)
+        lost = {tp.partition for tp in revoked}
+        for sub_id in [s for s, p in self.partition_of.items() if p in lost]:
+            endpoint = self.endpoints.pop(sub_id, None)
+            if endpoint is not None:
+                for runner in endpoint.runners.values():
+                    runner.cancel()
+            self.book.forget(sub_id)
+            del self.partition_of[sub_id]
+        for partition in lost:
+            self.ready.pop(partition, None)
+            self.catch_up_to.pop(partition, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(assigned)) if assigned else {}
+        for tp in assigned:
+            event = asyncio.Event()
+            self.ready[tp.partition] = event
+            self.catch_up_to[tp.partition] = ends[tp]
+            committed = await self._consumer.committed(tp)
+            if ends[tp] == 0 or (committed is not None and committed >= ends[tp]):
+                event.set()
+        self.assigned_once.set()
+        log.info("delivery partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+    # ------------------------------------------------------------------ consume and fold
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    self._fold(record.key, record.value, tp.partition, record.offset)
+            for partition, event in list(self.ready.items()):
+                if event.is_set():
+                    continue
+                position = await consumer.position(TopicPartition(self.topic, partition))
+                if position >= self.catch_up_to.get(partition, 0):
+                    event.set()
+            self._update_gauges()
+
+    def _fold(self, key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
+        if value is None:
+            return
+        try:
+            record = DeliveryRecord.model_validate_json(value).root
+        except ValidationError:
+            log.warning(
+                "ignoring invalid delivery record at partition %s offset %s", partition, offset
+            )
+            return
+        self.partition_of[record.subscription_id] = partition
+        known = self.book.get(record.subscription_id, record.delivery_id)
+        state = self.book.apply(record, offset)
+        if isinstance(record, DeliveryTask) and known is None and state is not None:
+            self._enqueue(state)
+
+    def _enqueue(self, state: DeliveryState) -> None:
+        sub_id = state.task.subscription_id
+        endpoint = self.endpoints.get(sub_id)
+        if endpoint is None:
+            endpoint = Endpoint(asyncio.Semaphore(self.concurrency))
+            self.endpoints[sub_id] = endpoint
+        key = state.task.ordering_key
+        endpoint.lanes.setdefault(key, deque()).append(state.task.delivery_id)
+        runner = endpoint.runners.get(key)
+        if runner is None or runner.done():
+            endpoint.runners[key] = asyncio.create_task(self._run_lane(sub_id, endpoint, key))
+
+    # ------------------------------------------------------------------ sending
+
+    async def _run_lane(self, sub_id: str, endpoint: Endpoint, key: str) -> None:
+        lane = endpoint.lanes[key]
+        while lane:
+            state = self.book.get(sub_id, lane[0])
+            if state is None or state.terminal:
+                lane.popleft()
+                continue
+            partition = self.partition_of.get(sub_id)
+            ready = self.ready.get(partition) if partition is not None else None
+            if ready is None:
+                return  # partition revoked
+            await ready.wait()
+            if state.terminal:
+                continue
+            delay = (state.due_at() - self.clock()).total_seconds()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the retry schedule itself
+                continue
+            await self._attempt(state, endpoint)
+        endpoint.lanes.pop(key, None)
+        endpoint.runners.pop(key, None)
+        if self.book.by_subscription.get(sub_id):
+            self.book.trim(sub_id, KEEP_FINISHED)
+
+    async def _attempt(self, state: DeliveryState, endpoint: Endpoint) -> None:
+        task = state.task
+        sub = self.subscriptions.get(task.subscription_id)
+        failing_since = self.book.failing_since.get(task.subscription_id)
+        if sub is not None and failing_since is not None and failing_since < sub.updated_at:
+            failing_since = None  # re-enabled or edited since: a new failure run starts
+        if sub is None or not sub.enabled:
+            reason = (
+                "subscription deleted"
+                if sub is None
+                else f"endpoint disabled: {sub.disabled_reason}"
+            )
+            status: DeliveryStatus = "failed" if sub is None else "disabled"
+            record = not_attempted(
+                task, state.attempts_made, self.clock(), status, reason, failing_since
+            )
+            await self._record(record)
+            metrics.DELIVERIES.labels("failed" if sub is None else "disabled").inc()
+            return
+        async with endpoint.semaphore:
+            result = await attempt(
+                self.client,
+                sub.url,
+                task.webhook_id,
+                task.body.encode(),
+                active_secrets(sub.secrets, self.clock()),
+                self.timeout_s,
+            )
+        metrics.ATTEMPT_DURATION.observe(result.duration_ms / 1000.0)
+        now = self.clock()
+        verdict: Verdict = decide(
+            task,
+            state.attempts_made + 1,
+            result,
+            now,
+            self.policy,
+            self.jitter(),
+            failing_since,
+            self.disable_after_s,
+        )
+        await self._record(verdict.record)
+        metrics.DELIVERIES.labels(verdict.outcome).inc()
+        if verdict.outcome == "success" and task.source_produced_at is not None:
+            metrics.DELIVERY_LATENCY.observe(
+                max((now - task.source_produced_at).total_seconds(), 0)
+            )
+        if verdict.disable_reason is not None:
+            await self._disable(sub.id, verdict.disable_reason)
+
+    async def _record(self, record: DeliveryAttempt) -> None:
+        """Append the outcome to the log (acknowledged) before moving on, then fold it here."""
+        await self.producer.send_and_wait(
+            self.topic, key=record.subscription_id.encode(), value=record.model_dump_json().encode()
+        )
+        self.book.apply(record)
+
+    async def _disable(self, sub_id: str, reason: str) -> None:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None or not sub.enabled:
+            return
+        log.warning("disabling webhook subscription %s: %s", sub_id, reason)
+        await self.subscriptions.put(
+            sub.model_copy(
+                update={"enabled": False, "disabled_reason": reason, "updated_at": self.clock()}
+            )
+        )
+
+    # ------------------------------------------------------------------ offsets and gauges
+
+    async def _commit_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            await asyncio.sleep(1.0)  # periodic commit cadence, not synchronisation
+            try:
+                await self._commit(consumer)
+            except Exception:
+                log.exception("committing delivery offsets failed; will retry")
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit each partition up to (not past) its oldest open delivery."""
+        oldest: dict[int, int] = {}
+        for sub_id, deliveries in self.book.by_subscription.items():
+            partition = self.partition_of.get(sub_id)
+            if partition is None:
+                continue
+            for state in deliveries.values():
+                if not state.terminal and state.offset is not None:
+                    oldest[partition] = min(oldest.get(partition, state.offset), state.offset)
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for partition, event in self.ready.items():
+            if not event.is_set():
+                continue  # still replaying: the fold is incomplete
+            tp = TopicPartition(self.topic, partition)
+            position = await consumer.position(tp)
+            offsets[tp] = OffsetAndMetadata(min(oldest.get(partition, position), position), "")
+        if offsets:
+            await consumer.commit(offsets)
+
+    def _update_gauges(self) -> None:
+        pending = retrying = 0
+        for deliveries in self.book.by_subscription.values():
+            for state in deliveries.values():
+                if not state.terminal:
+                    pending += 1
+                    retrying += state.attempts_made > 0
+        metrics.PENDING.set(pending)
+        metrics.RETRYING.set(retrying)

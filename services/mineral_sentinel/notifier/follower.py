@@ -1,0 +1,82 @@
+"""Follow every partition of a topic from the beginning, without a consumer group.
+
+Each notifier worker keeps a full read-only view of the subscriptions (a compacted topic) and of
+the delivery log (for the API) this way; `caught_up` says the view reflects the topic as it was
+when the follower started, which is what readiness waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+log = logging.getLogger(__name__)
+
+
+class TopicFollower:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        apply: Callable[[ConsumerRecord[bytes, bytes]], None],
+        partitions_for: Callable[[str], Awaitable[set[int]]],
+    ) -> None:
+        """`partitions_for` is e.g. `AIOKafkaProducer.partitions_for` (it waits for metadata)."""
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.apply = apply
+        self.partitions_for = partitions_for
+        self.caught_up = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=5000,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        partitions = await self.partitions_for(self.topic)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        self._task = asyncio.create_task(self._run(consumer, ends), name=f"follow {self.topic}")
+
+    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        pending = {tp: end for tp, end in ends.items() if end > 0}
+        if not pending:
+            self.caught_up.set()
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        self.apply(record)
+                    except Exception:  # a bad record must not stop the view
+                        log.exception(
+                            "cannot apply record at %s offset %s", self.topic, record.offset
+                        )
+            if not self.caught_up.is_set():
+                for tp in list(pending):
+                    if await consumer.position(tp) >= pending[tp]:
+                        del pending[tp]
+                if not pending:
+                    self.caught_up.set()
+                    log.info("caught up with %s", self.topic)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

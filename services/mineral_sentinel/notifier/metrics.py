@@ -1,0 +1,38 @@
+"""Prometheus metrics of the notifier: exact names, bounded labels, never a subscription id."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from .. import __version__
+
+DELIVERIES = Counter(
+    "sentinel_webhook_deliveries",
+    "Webhook delivery attempt outcomes",
+    ["outcome"],
+)
+for _outcome in ("success", "retry", "failed", "disabled"):
+    DELIVERIES.labels(_outcome)
+DELIVERY_LATENCY = Histogram(
+    "sentinel_webhook_delivery_latency_seconds",
+    "From the alert/recommendation being produced to its successful delivery",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 36000),
+)
+ATTEMPT_DURATION = Histogram(
+    "sentinel_webhook_attempt_duration_seconds",
+    "Duration of one webhook HTTP attempt",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+)
+PENDING = Gauge("sentinel_webhook_pending_deliveries", "Deliveries not yet final on this worker")
+RETRYING = Gauge(
+    "sentinel_webhook_retrying_deliveries", "Pending deliveries with at least one failed attempt"
+)
+SUBSCRIPTIONS = Gauge("sentinel_subscriptions", "Webhook subscriptions by state", ["state"])
+EVENTS_CONSUMED = Counter(
+    "sentinel_events_consumed", "Messages consumed by the notifier", ["topic", "type"]
+)
+EVENTS_INVALID = Counter(
+    "sentinel_events_invalid", "Invalid messages sent to the dead-letter topic", ["topic", "reason"]
+)
+BUILD_INFO = Gauge("sentinel_build_info", "Build information", ["version", "service"])
+BUILD_INFO.labels(__version__, "notifier").set(1)

@@ -1,0 +1,120 @@
+"""The notifier's composition root: one producer, one HTTP client, the views and the executor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from ..config import Settings
+from ..contracts.webhooks import DeliveryTask
+from ..topics import DEAD_LETTER, DELIVERIES, SUBSCRIPTIONS
+from .executor import Executor
+from .history import DeliveryHistory
+from .retry import RetryPolicy
+from .store import SubscriptionStore
+from .transport import Resolver, UrlGuard, make_client, system_resolver
+
+GROUP_SUFFIX = "sentinel-notifier-deliveries"
+
+
+class NotifierRuntime:
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
+        self.settings = settings
+        prefix = settings.topic_prefix
+        self.deliveries_topic = DELIVERIES.full_name(prefix)
+        self.dead_letter_topic = DEAD_LETTER.full_name(prefix)
+        self.guard = UrlGuard(settings.allowed_networks, settings.webhook_allow_http, resolver)
+        self.started = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._store: SubscriptionStore | None = None
+        self._history: DeliveryHistory | None = None
+        self._executor: Executor | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "runtime not started"
+        return self._producer
+
+    @property
+    def subscriptions(self) -> SubscriptionStore:
+        assert self._store is not None, "runtime not started"
+        return self._store
+
+    @property
+    def history(self) -> DeliveryHistory:
+        assert self._history is not None, "runtime not started"
+        return self._history
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.started.is_set()
+            and self.subscriptions.follower.caught_up.is_set()
+            and self.history.follower.caught_up.is_set()
+            and self._executor is not None
+            and self._executor.is_ready
+        )
+
+    async def start(self) -> None:
+        s = self.settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=True
+        )
+        await self._producer.start()
+        self._store = SubscriptionStore(
+            s.kafka_bootstrap, SUBSCRIPTIONS.full_name(s.topic_prefix), self._producer
+        )
+        self._history = DeliveryHistory(
+            s.kafka_bootstrap, self.deliveries_topic, self._producer.partitions_for
+        )
+        await self._store.follower.start()
+        await self._history.follower.start()
+        self._client = make_client(self.guard, s.webhook_timeout_s)
+        self._executor = Executor(
+            bootstrap=s.kafka_bootstrap,
+            topic=self.deliveries_topic,
+            group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
+            producer=self._producer,
+            subscriptions=self._store,
+            client=self._client,
+            policy=RetryPolicy(
+                scale=s.webhook_retry_scale,
+                jitter=s.webhook_retry_jitter,
+                retry_after_max_s=s.webhook_retry_after_max_s,
+            ),
+            timeout_s=s.webhook_timeout_s,
+            disable_after_s=s.webhook_disable_after_s,
+            concurrency=s.webhook_endpoint_concurrency,
+        )
+        await self._executor.start()
+        self.started.set()
+
+    async def stop(self) -> None:
+        for closer in (
+            self._executor.stop if self._executor else None,
+            self._store.follower.stop if self._store else None,
+            self._history.follower.stop if self._history else None,
+            self._client.aclose if self._client else None,
+            self._producer.stop if self._producer else None,
+        ):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def enqueue(self, tasks: Sequence[DeliveryTask]) -> None:
+        """Write delivery tasks to the log and wait until every one is acknowledged."""
+        futures = [
+            await self.producer.send(
+                self.deliveries_topic,
+                key=task.subscription_id.encode(),
+                value=task.model_dump_json().encode(),
+            )
+            for task in tasks
+        ]
+        if futures:
+            await asyncio.gather(*futures)

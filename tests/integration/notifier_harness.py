@@ -1,0 +1,137 @@
+"""Shared pieces of the notifier integration tests: a worker subprocess, an API client, messages.
+
+Not a test module: imported by tests/integration/test_notifier*.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from mineral_sentinel.contracts.outputs import Alert, StockpileRecommendation
+from mineral_sentinel.topics import ALERTS, RECOMMENDATIONS
+from tests.helpers.kafka import produce
+from tests.helpers.polling import async_wait_until
+from tests.helpers.processes import ServiceProcess, free_port
+from tests.helpers.receiver import Received
+
+TOKEN = "notifier-test-token"
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+FAST = {
+    "SENTINEL_API_TOKENS": TOKEN,
+    "SENTINEL_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    "SENTINEL_WEBHOOK_ALLOW_HTTP": "true",
+    "SENTINEL_WEBHOOK_TIMEOUT_S": "1.0",
+    "SENTINEL_WEBHOOK_RETRY_SCALE": "0.001",
+    "SENTINEL_WEBHOOK_RETRY_JITTER": "0",
+    "SENTINEL_TOPIC_PARTITIONS": "2",
+}
+
+
+@dataclass
+class Notifier:
+    process: ServiceProcess
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, token: str | None = TOKEN) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base, headers=headers, timeout=10.0)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        async def ready() -> bool:
+            if not self.process.running:
+                raise AssertionError(f"notifier exited:\n{self.process.log_text()[-4000:]}")
+            try:
+                async with self.client() as client:
+                    return (await client.get("/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await async_wait_until(ready, timeout=timeout, interval=0.2, message="notifier ready")
+
+
+def start_notifier(
+    service_env: Mapping[str, str], log: Path, port: int | None = None, **extra: str
+) -> Notifier:
+    port = port or free_port()
+    env = {**service_env, **FAST, "SENTINEL_NOTIFIER_WEB_PORT": str(port), **extra}
+    argv = [sys.executable, "-m", "mineral_sentinel.cli", "worker", "notifier"]
+    return Notifier(ServiceProcess(argv, env, log).start(), port)
+
+
+async def subscribe(notifier: Notifier, url: str, **fields: Any) -> tuple[str, str]:
+    async with notifier.client() as client:
+        response = await client.post("/v1/subscriptions", json={"url": url, **fields})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], body["secret"]
+
+
+def alert(sequence: int, material: str = "gallium", **changes: Any) -> Alert:
+    base = Alert(
+        alert_id=f"{material}-episode-1",
+        material=material,
+        status="firing",
+        severity="critical",
+        causes=["policy"],
+        score=80.0,
+        summary="export licensing bites",
+        started_at=T0,
+        updated_at=T0 + timedelta(minutes=sequence),
+        sequence=sequence,
+        evidence=["ev-1"],
+    )
+    return base.model_copy(update=changes)
+
+
+def recommendation(material: str = "germanium") -> StockpileRecommendation:
+    return StockpileRecommendation(
+        recommendation_id=f"rec-{material}-1",
+        material=material,
+        action="release",
+        quantity_t=10.0,
+        days_of_cover_before=40.0,
+        days_of_cover_after=30.0,
+        horizon_days=30,
+        rationale="shortfall above trigger",
+        alert_id=None,
+        issued_at=T0,
+        valid_until=T0 + timedelta(days=30),
+    )
+
+
+async def publish(
+    bootstrap: str, prefix: str, messages: list[Alert | StockpileRecommendation]
+) -> None:
+    alerts = [
+        (m.material.encode(), m.model_dump_json().encode())
+        for m in messages
+        if isinstance(m, Alert)
+    ]
+    recs = [
+        (m.material.encode(), m.model_dump_json().encode())
+        for m in messages
+        if isinstance(m, StockpileRecommendation)
+    ]
+    if alerts:
+        await produce(bootstrap, ALERTS.full_name(prefix), alerts)
+    if recs:
+        await produce(bootstrap, RECOMMENDATIONS.full_name(prefix), recs)
+
+
+def verify(secret: str, request: Received) -> dict[str, Any]:
+    """Verify a received webhook with the reference library; returns the parsed body."""
+    payload: dict[str, Any] = Webhook(secret).verify(request.body, request.headers)
+    return payload
