@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     risk_batch_within_s: float = Field(
         0.02, gt=0, description="risk agents wait at most this long to fill a batch"
     )
+    risk_session_timeout_s: float = Field(
+        60.0, ge=6, description="Kafka group session timeout of risk workers (crash detection)"
+    )
 
     webhook_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CIDRs exempt from the webhook SSRF guard"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,10 +55,11 @@ class RiskWorker:
     def __init__(self, env: Mapping[str, str], log_path: Path, *, store: str = "memory://") -> None:
         self.port = free_port()
         self.env = {
-            **env,
             "SENTINEL_RISK_WEB_PORT": str(self.port),
             "SENTINEL_API_TOKENS": TOKEN,
             "SENTINEL_STORE": store,
+            "SENTINEL_RISK_SESSION_TIMEOUT_S": "8",
+            **env,
         }
         self.process = ServiceProcess(
             [sys.executable, "-m", "mineral_sentinel.cli", "worker", "risk"], self.env, log_path
@@ -98,6 +100,12 @@ class RiskWorker:
             if line.startswith(name) and (line[len(name)] in " {"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+    def restart(self, timeout: float = 120.0) -> RiskWorker:
+        """Start again on the same port and data directory (the same local table files)."""
+        assert not self.process.running
+        self.process = ServiceProcess(self.process.argv, self.env, self.process.log_path)
+        return self.start(timeout)
 
     def stop(self) -> None:
         self.process.stop()
@@ -161,3 +169,30 @@ def expected_by_material(models: Iterable[object]) -> dict[str, list[bytes]]:
     for model in models:
         grouped[model.material].append(model.model_dump_json().encode())  # type: ignore[attr-defined]
     return dict(grouped)
+
+
+def assert_same_outputs(
+    kind: str, records: Iterable[ConsumerRecord[bytes, bytes]], models: Iterable[object]
+) -> int:
+    """At-least-once equality: every expected output, in the expected order per material once
+    duplicates are dropped, and every duplicate byte-identical. Returns the duplicate count."""
+    got = by_material(records)
+    want = expected_by_material(models)
+    for material, values in got.items():
+        assert set(values) <= set(want.get(material, [])), (
+            f"{kind}: unexpected bytes for {material}"
+        )
+    assert {m: list(dict.fromkeys(v)) for m, v in got.items()} == want, kind
+    return sum(len(v) for v in got.values()) - sum(len(v) for v in want.values())
+
+
+def final_state_matches(worker: RiskWorker, expected: BacktestResult) -> bool:
+    """Every material's live snapshot (from its owning worker) equals the backtest's final one."""
+    from mineral_sentinel.risk import snapshot_of
+
+    for material, state in expected.states.items():
+        want = json.loads(snapshot_of(state, catalog(), Policy()).model_dump_json())
+        response = worker.get(f"/v1/materials/{material}")
+        if response.status_code != 200 or response.json()["snapshot"] != want:
+            return False
+    return True

@@ -34,7 +34,13 @@ def create_app(
     catalog = catalog or load_catalog()
     policy = policy or Policy()
     ensure_risk_topics(settings)
-    app = make_app(APP_NAME, settings, web_port=settings.risk_web_port)
+    app = make_app(
+        APP_NAME,
+        settings,
+        web_port=settings.risk_web_port,
+        broker_session_timeout=settings.risk_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.risk_session_timeout_s / 3),
+    )
     agents = RiskAgents(app, settings, catalog, policy)
     agents.register()
     api = RiskApi(app, agents, settings, catalog, policy)
