@@ -25,11 +25,11 @@ from . import alerts, explain, stockpile
 from .derived import derived
 from .explain import Reading
 from .ids import recommendation_id
-from .logistics import apply_shipment, logistics_component, prune_shipments, refresh_at_risk
-from .market import apply_price, market_component, prices_elevated
+from .logistics import apply_shipment, prune_shipments, refresh_at_risk
+from .market import apply_price, prices_elevated
 from .measures import apply_export_control, compute_view, ended_at, prune_measures
 from .policy import Policy
-from .scoring import COMPONENT_NAMES, combine, next_level
+from .scoring import COMPONENT_NAMES, next_level
 from .state import MaterialState, MeasureState, RecommendationState
 from .timeutil import DAY, HOUR, to_datetime
 
@@ -71,37 +71,42 @@ def _profile(state: MaterialState, catalog: Catalog) -> MaterialProfile:
     return profile
 
 
-def _check_material(state: MaterialState, event: InputEvent) -> None:
-    if isinstance(event, ExportControl):
-        if state.material not in event.materials:
-            raise ValueError(f"export control {event.measure_id} does not name {state.material}")
-    elif event.material != state.material:
-        raise ValueError(f"event for {event.material} applied to state of {state.material}")
-
-
 def apply_event(
     state: MaterialState, event: InputEvent, catalog: Catalog, policy: Policy
 ) -> tuple[MaterialState, Outputs]:
     """Fold one event into the material's state (in place) and return what it caused."""
     event_id = event.event_id
-    if event_id in state.seen:
+    seen = state.seen
+    if event_id in seen:
         return state, NO_OUTPUTS
-    _check_material(state, event)
-    profile = _profile(state, catalog)
+    material = state.material
+    if isinstance(event, ExportControl):
+        if material not in event.materials:
+            raise ValueError(f"export control {event.measure_id} does not name {material}")
+    elif event.material != material:
+        raise ValueError(f"event for {event.material} applied to state of {material}")
+    profile = catalog.materials.get(material)
+    if profile is None:
+        raise UnknownMaterialError(material)
 
     ring = state.seen_ring
     ring.append(event_id)
-    state.seen.add(event_id)
+    seen.add(event_id)
     if len(ring) > policy.seen_ids:
-        state.seen.discard(ring.popleft())
+        seen.discard(ring.popleft())
 
-    at = event.occurred_at.timestamp()
+    if isinstance(event, PriceObserved):
+        at = event.observed_at.timestamp()
+    else:
+        at = event.occurred_at.timestamp()
     previous = state.now
     first = previous is None
-    advanced = first or at > previous  # type: ignore[operator]
-    if advanced:
-        state.now = at
-    now: float = state.now  # type: ignore[assignment]
+    if first or at > previous:  # type: ignore[operator]
+        advanced = True
+        state.now = now = at
+    else:
+        advanced = False
+        now = previous  # type: ignore[assignment]
 
     if isinstance(event, PriceObserved):
         changed = apply_price(state, event, at, policy)
@@ -138,7 +143,10 @@ def _housekeeping(state: MaterialState, now: float, policy: Policy) -> None:
 def read(
     state: MaterialState, profile: MaterialProfile, catalog: Catalog, policy: Policy, now: float
 ) -> Reading:
-    """Evaluate every component at `now` (refreshing the caches that are due)."""
+    """Evaluate every component at `now` (refreshing the caches that are due).
+
+    Runs for almost every event, so the helpers it stands for are inlined with the same
+    arithmetic: `daily_need_t`, `logistics_component`, `market_component` and `combine`."""
     view = state.view
     if view is None or now >= view.valid_until:
         view = state.view = compute_view(state, profile, catalog, now, policy)
@@ -150,22 +158,79 @@ def read(
     at_risk = state.at_risk_t
     if at_risk is None:
         at_risk = refresh_at_risk(state, policy)
-    daily = daily_need_t(profile)
+    consts = derived(policy)
+
+    # daily_need_t(profile)
+    daily: float | None
+    if profile.eu_net_imports_t > 0.0:
+        daily = profile.eu_net_imports_t / 365.0
+    elif profile.eu_consumption_t > 0.0:
+        daily = profile.eu_consumption_t / 365.0
+    else:
+        daily = None
+
     policy_value = view.shock_value
     sr_value = view.sr_value
-    logistics_value = logistics_component(at_risk / daily, policy) if daily else 0.0
-    market_value, market_id = market_component(state, now, policy)
+    # logistics_component(at_risk / daily, policy)
+    logistics_value = (
+        min(100.0, 100.0 * (at_risk / daily) / policy.logistics_full_days) if daily else 0.0
+    )
+
+    # market_component(state, now, policy)
+    market_value = 0.0
+    market_id = ""
+    half_life = consts.stale_half_life_s
+    for series in state.series.values():
+        signal = series.signal
+        if signal > market_value:
+            value = signal * 0.5 ** ((now - series.signal_t) / half_life)
+            if value > market_value:
+                market_value, market_id = value, series.signal_event_id
+    if state.spreads:
+        for spread in state.spreads.values():
+            signal = spread.signal
+            if signal > market_value:
+                value = signal * 0.5 ** ((now - spread.t) / half_life)
+                if value > market_value:
+                    market_value, market_id = value, spread.event_id
+
     cover: float | None = None
     stock_value = 0.0
-    if daily and state.stock_t is not None:
-        cover = state.stock_t / daily
-        target, floor = profile.target_days, profile.floor_days
+    stock_t = state.stock_t
+    if daily and stock_t is not None:
+        cover = stock_t / daily
+        target = profile.target_days
         if cover < target:
-            span = target - floor
+            span = target - profile.floor_days
             stock_value = 100.0 if span <= 0 else min(100.0, 100.0 * (target - cover) / span)
-    values = (policy_value, sr_value, logistics_value, market_value, stock_value)
+
+    # combine(values, weights): noisy-OR of the four disruptions, stock scaled by them
+    w_policy, w_sr, w_logistics, w_market, w_stock = consts.weights
+    remaining = 1.0
+    if policy_value > 0.0:
+        remaining *= 1.0 - w_policy * (policy_value if policy_value < 100.0 else 100.0) / 100.0
+    if sr_value > 0.0:
+        remaining *= 1.0 - w_sr * (sr_value if sr_value < 100.0 else 100.0) / 100.0
+    if logistics_value > 0.0:
+        remaining *= (
+            1.0 - w_logistics * (logistics_value if logistics_value < 100.0 else 100.0) / 100.0
+        )
+    if market_value > 0.0:
+        remaining *= 1.0 - w_market * (market_value if market_value < 100.0 else 100.0) / 100.0
+    if stock_value > 0.0 and remaining < 1.0:
+        disruption = 1.0 - remaining
+        remaining *= 1.0 - w_stock * min(stock_value, 100.0) / 100.0 * disruption
+    score = 100.0 * (1.0 - remaining)
+    if score < 0.0:
+        score = 0.0
     return Reading(
-        values, combine(values, derived(policy).weights), view, at_risk, daily, cover, market_id
+        (policy_value, sr_value, logistics_value, market_value, stock_value),
+        score,
+        view,
+        at_risk,
+        daily,
+        cover,
+        market_id,
     )
 
 
@@ -181,8 +246,12 @@ def _evaluate(
     reading = read(state, profile, catalog, policy, now)
     score = reading.score
     state.score = score
-    level = next_level(state.level, state.level_since, score, now, policy)
-    level_changed = level != state.level
+    current = state.level
+    if current == 0 and score < derived(policy).enter_min:  # next_level's answer, no call
+        level = 0
+    else:
+        level = next_level(current, state.level_since, score, now, policy)
+    level_changed = level != current
     if level_changed:
         state.level = level
         state.level_since = now
@@ -208,7 +277,11 @@ def _evaluate(
             )
 
     recommendations: tuple[StockpileRecommendation, ...] = ()
-    rec = _recommend(state, reading, profile, policy, event_id, now)
+    rec = (
+        None
+        if state.stock_t is None or not reading.daily_t
+        else _recommend(state, reading, profile, policy, event_id, now)
+    )
     if rec is not None:
         recommendations = (explain.recommendation_model(state, rec),)
         if rec.action != "hold":
@@ -249,29 +322,53 @@ def _recommend(
     now: float,
 ) -> RecommendationState | None:
     daily = reading.daily_t
-    if state.stock_t is None or not daily:
+    stock_t = state.stock_t
+    if stock_t is None or not daily:
         return None
     alert = state.alert
     open_alert_id = alert.alert_id if alert is not None and alert.status == "firing" else None
+    cooling_down = (
+        alert is not None
+        and alert.status == "resolved"
+        and now - alert.updated_at < policy.replenish_cooldown_days * DAY
+    )
+    market = reading.values[3]
+    # `elevated` only matters to the decision when replenishment is otherwise possible (no
+    # alert, below target, no cool-down, calm market component), so it is only computed then.
+    elevated = (
+        open_alert_id is None
+        and stock_t < profile.target_days * daily
+        and not cooling_down
+        and market < policy.replenish_max_market
+        and prices_elevated(state, now, policy)
+    )
+    last = state.recommendation
+    if last is not None and last.key == stockpile.decision_key(
+        stock_t,
+        daily,
+        profile.target_days,
+        profile.floor_days,
+        reading.view.shortfall,
+        reading.at_risk_t,
+        market,
+        elevated,
+        open_alert_id,
+        cooling_down,
+        policy,
+    ):
+        return None
     decision = stockpile.decide(
-        stock_t=state.stock_t,
+        stock_t=stock_t,
         daily_t=daily,
         target_days=profile.target_days,
         floor_days=profile.floor_days,
         restriction_shortfall=reading.view.shortfall,
         at_risk_t=reading.at_risk_t,
-        market=reading.values[3],
-        elevated=(
-            open_alert_id is None
-            and state.stock_t < profile.target_days * daily
-            and prices_elevated(state, now, policy)
-        ),
+        market=market,
+        elevated=elevated,
         alert_id=open_alert_id,
-        cooling_down=alert is not None
-        and alert.status == "resolved"
-        and now - alert.updated_at < policy.replenish_cooldown_days * DAY,
+        cooling_down=cooling_down,
         policy=policy,
-        last_key=None if state.recommendation is None else state.recommendation.key,
     )
     if decision is None:
         return None

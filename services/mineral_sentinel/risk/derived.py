@@ -20,6 +20,8 @@ class Derived:
     ewma_decay: float
     stale_half_life_s: float
     dwell_s: float
+    enter_min: float
+    """Lowest entry threshold: below it, a state at level 0 stays at level 0."""
 
 
 _MEMO: dict[int, tuple[Policy, Derived]] = {}
@@ -40,6 +42,7 @@ def derived(policy: Policy) -> Derived:
         ewma_decay=math.pow(0.5, 1.0 / policy.ewma_half_life_prints),
         stale_half_life_s=policy.market_stale_half_life_days * DAY,
         dwell_s=policy.min_dwell_hours * HOUR,
+        enter_min=min(policy.enter_watch, policy.enter_warning, policy.enter_critical),
     )
     if len(_MEMO) >= 32:
         _MEMO.clear()

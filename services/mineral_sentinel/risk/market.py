@@ -40,8 +40,12 @@ def median(values: list[float]) -> float:
 
 
 def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: Policy) -> bool:
-    """Fold one print into its series; returns False when the print was ignored."""
-    sid = series_id(event)
+    """Fold one print into its series; returns False when the print was ignored.
+
+    The per-print hot path: ramps and the median are inlined (same arithmetic as `ramp` and
+    `median`), and policy constants are bound once."""
+    market = event.market or ""
+    sid = f"{event.source}\x1f{market}\x1f{event.grade or ''}\x1f{event.currency}\x1f{event.unit}"
     price = event.price
     series_map = state.series
     series = series_map.get(sid)
@@ -50,7 +54,7 @@ def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: P
             _evict(state, next(iter(series_map)))
         series_map[sid] = PriceSeries(
             source=event.source,
-            market=event.market or "",
+            market=market,
             grade=event.grade or "",
             currency=event.currency,
             unit=event.unit,
@@ -66,68 +70,99 @@ def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: P
         series_map[sid] = series
     if at <= series.last_t:
         return False
+    event_id = event.event_id
     series.last_t = at
-    series.last_event_id = event.event_id
+    series.last_event_id = event_id
     previous = series.last_price
     if price == previous:
         return True
     log_return = math.log(price / previous)
-    sigma = max(math.sqrt(series.var), policy.min_volatility)
-    z_signal = (
-        ramp(log_return / sigma, policy.z_low, policy.z_high)
-        if series.n_returns >= policy.warmup_returns
-        else 0.0
-    )
+    var = series.var
+    sigma = math.sqrt(var)
+    floor = policy.min_volatility
+    if floor > sigma:
+        sigma = floor
+    z_signal = 0.0
+    if series.n_returns >= policy.warmup_returns:
+        z = log_return / sigma
+        low, high = policy.z_low, policy.z_high
+        if z <= low:
+            z_signal = 0.0
+        elif z >= high:
+            z_signal = 100.0
+        else:
+            z_signal = 100.0 * (z - low) / (high - low)
     window = series.window
-    move = price / median(window) - 1.0 if len(window) >= 3 else 0.0
-    series.signal = max(z_signal, ramp(move, policy.move_low, policy.move_high))
+    size = len(window)
+    move = 0.0
+    if size >= 3:
+        ordered = sorted(window)
+        mid = size // 2
+        move = price / (ordered[mid] if size % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0) - 1.0
+    low, high = policy.move_low, policy.move_high
+    if move <= low:
+        move_signal = 0.0
+    elif move >= high:
+        move_signal = 100.0
+    else:
+        move_signal = 100.0 * (move - low) / (high - low)
+    series.signal = move_signal if move_signal > z_signal else z_signal
     series.signal_t = at
-    series.signal_event_id = event.event_id
+    series.signal_event_id = event_id
     series.move = move
     lam = derived(policy).ewma_decay
-    series.var = lam * series.var + (1.0 - lam) * log_return * log_return
+    series.var = lam * var + (1.0 - lam) * log_return * log_return
     series.n_returns += 1
     window.append(price)
-    if len(window) > policy.median_window:
+    if size >= policy.median_window:
         del window[0]
     series.last_price = price
-    _update_spreads(state, sid, series, at, policy)
+    if len(series_map) > 1:
+        _update_spreads(state, sid, series, at, policy, lam)
     return True
 
 
 def _update_spreads(
-    state: MaterialState, sid: str, series: PriceSeries, at: float, policy: Policy
+    state: MaterialState, sid: str, series: PriceSeries, at: float, policy: Policy, lam: float
 ) -> None:
     fresh = policy.spread_fresh_days * DAY
+    market, currency, unit = series.market, series.currency, series.unit
+    price, event_id = series.last_price, series.last_event_id
+    spreads = state.spreads
     for other_id, other in state.series.items():
         if (
             other_id == sid
-            or other.market == series.market
-            or other.currency != series.currency
-            or other.unit != series.unit
+            or other.market == market
+            or other.currency != currency
+            or other.unit != unit
             or at - other.last_t > fresh
         ):
             continue
         if sid < other_id:
-            key, log_spread = f"{sid}\x1e{other_id}", math.log(series.last_price / other.last_price)
+            key, log_spread = f"{sid}\x1e{other_id}", math.log(price / other.last_price)
         else:
-            key, log_spread = f"{other_id}\x1e{sid}", math.log(other.last_price / series.last_price)
-        spread = state.spreads.get(key)
+            key, log_spread = f"{other_id}\x1e{sid}", math.log(other.last_price / price)
+        spread = spreads.get(key)
         if spread is None:
-            state.spreads[key] = SpreadState(
-                baseline=log_spread, n=1, signal=0.0, t=at, event_id=series.last_event_id
+            spreads[key] = SpreadState(
+                baseline=log_spread, n=1, signal=0.0, t=at, event_id=event_id
             )
             continue
-        deviation = abs(log_spread - spread.baseline)
-        spread.signal = (
-            ramp(deviation, policy.spread_low, policy.spread_high)
-            if spread.n >= policy.warmup_returns
-            else 0.0
-        )
+        baseline = spread.baseline
+        if spread.n >= policy.warmup_returns:
+            deviation = abs(log_spread - baseline)
+            low, high = policy.spread_low, policy.spread_high
+            if deviation <= low:
+                spread.signal = 0.0
+            elif deviation >= high:
+                spread.signal = 100.0
+            else:
+                spread.signal = 100.0 * (deviation - low) / (high - low)
+        else:
+            spread.signal = 0.0
         spread.t = at
-        spread.event_id = series.last_event_id
-        lam = derived(policy).ewma_decay
-        spread.baseline = lam * spread.baseline + (1.0 - lam) * log_spread
+        spread.event_id = event_id
+        spread.baseline = lam * baseline + (1.0 - lam) * log_spread
         spread.n += 1
 
 

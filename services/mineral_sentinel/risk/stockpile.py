@@ -60,6 +60,36 @@ def _key(
     return "hold:target"
 
 
+def decision_key(
+    stock_t: float,
+    daily_t: float,
+    target_days: float,
+    floor_days: float,
+    restriction_shortfall: float,
+    at_risk_t: float,
+    market: float,
+    elevated: bool,
+    alert_id: str | None,
+    cooling_down: bool,
+    policy: Policy,
+) -> str:
+    """The key `decide` would give (same arithmetic), positional and without a Decision: the hot
+    path compares it with the last key and calls `decide` only when it changed."""
+    cover = stock_t / daily_t
+    shortfall = min(1.0, restriction_shortfall + at_risk_t / (daily_t * policy.horizon_days))
+    return _key(
+        shortfall,
+        cover,
+        target_days,
+        market,
+        elevated,
+        alert_id,
+        cooling_down,
+        stock_t - floor_days * daily_t,
+        policy,
+    )
+
+
 def _tonnes(value: float) -> float:
     """Round down to kilograms so that the cap (cover >= floor) survives float arithmetic."""
     return math.floor(max(0.0, value) * 1000.0) / 1000.0
@@ -88,8 +118,17 @@ def decide(
     shortfall = min(1.0, restriction_shortfall + logistics_share)
     episode = alert_id or ""
     if last_key is not None:
-        key = _key(shortfall, cover, target_days, market, elevated, alert_id, cooling_down,
-                   stock_t - floor_days * daily_t, policy)
+        key = _key(
+            shortfall,
+            cover,
+            target_days,
+            market,
+            elevated,
+            alert_id,
+            cooling_down,
+            stock_t - floor_days * daily_t,
+            policy,
+        )
         if key == last_key:
             return None
 
