@@ -63,10 +63,13 @@ class Notifier:
 
 
 def start_notifier(
-    service_env: Mapping[str, str], log: Path, port: int | None = None, **extra: str
+    service_env: Mapping[str, str],
+    log: Path,
+    port: int | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Notifier:
     port = port or free_port()
-    env = {**service_env, **FAST, "SENTINEL_NOTIFIER_WEB_PORT": str(port), **extra}
+    env = {**service_env, **FAST, "SENTINEL_NOTIFIER_WEB_PORT": str(port), **(extra or {})}
     argv = [sys.executable, "-m", "mineral_sentinel.cli", "worker", "notifier"]
     return Notifier(ServiceProcess(argv, env, log).start(), port)
 

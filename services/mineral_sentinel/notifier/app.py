@@ -57,7 +57,15 @@ def _create_topics(settings: Settings) -> None:
 def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> faust.App:
     settings = settings or load_settings()
     _create_topics(settings)
-    app = make_app(APP_NAME, settings, web_port=settings.notifier_web_port)
+    # A crashed worker's group membership must expire quickly: Faust's 60 s default would hold
+    # a restarted notifier (and every delivery) back for a minute after a kill -9.
+    app = make_app(
+        APP_NAME,
+        settings,
+        web_port=settings.notifier_web_port,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+    )
     runtime = NotifierRuntime(settings, resolver)
     prefix = settings.topic_prefix
     logical = {spec.full_name(prefix): spec.name for spec in (ALERTS, RECOMMENDATIONS)}
