@@ -22,7 +22,7 @@ from ..contracts.events import (
 )
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
 from . import alerts, explain, stockpile
-from .derived import derived
+from .derived import Derived, derived
 from .explain import Reading
 from .ids import recommendation_id
 from .logistics import apply_shipment, prune_shipments, refresh_at_risk
@@ -30,7 +30,7 @@ from .market import apply_price, prices_elevated
 from .measures import apply_export_control, compute_view, ended_at, prune_measures
 from .policy import Policy
 from .scoring import COMPONENT_NAMES, next_level
-from .state import MaterialState, MeasureState, RecommendationState
+from .state import Frame, MaterialState, MeasureState, PolicyView, RecommendationState
 from .timeutil import DAY, HOUR, to_datetime
 
 InputEvent = PriceObserved | ShipmentUpdated | ExportControl | StockpilePosition
@@ -80,11 +80,19 @@ def apply_event(
     if event_id in seen:
         return state, NO_OUTPUTS
     material = state.material
-    if isinstance(event, ExportControl):
+    # one type test per event (the classes are disjoint): 0 price, 1 shipment, 2 control, 3 stock
+    if isinstance(event, PriceObserved):
+        kind = 0
+    elif isinstance(event, ShipmentUpdated):
+        kind = 1
+    elif isinstance(event, ExportControl):
+        kind = 2
         if material not in event.materials:
             raise ValueError(f"export control {event.measure_id} does not name {material}")
-    elif event.material != material:
-        raise ValueError(f"event for {event.material} applied to state of {material}")
+    else:
+        kind = 3
+    if kind != 2 and event.material != material:  # type: ignore[union-attr]
+        raise ValueError(f"event for {event.material} applied to state of {material}")  # type: ignore[union-attr]
     profile = catalog.materials.get(material)
     if profile is None:
         raise UnknownMaterialError(material)
@@ -95,10 +103,7 @@ def apply_event(
     if len(ring) > policy.seen_ids:
         seen.discard(ring.popleft())
 
-    if isinstance(event, PriceObserved):
-        at = event.observed_at.timestamp()
-    else:
-        at = event.occurred_at.timestamp()
+    at = event.occurred_at.timestamp()
     previous = state.now
     first = previous is None
     if first or at > previous:  # type: ignore[operator]
@@ -108,21 +113,21 @@ def apply_event(
         advanced = False
         now = previous  # type: ignore[assignment]
 
-    if isinstance(event, PriceObserved):
-        changed = apply_price(state, event, at, policy)
-    elif isinstance(event, ShipmentUpdated):
-        changed = apply_shipment(state, event, at, policy)
-    elif isinstance(event, ExportControl):
-        changed = apply_export_control(state, event, at)
+    if kind == 0:
+        changed = apply_price(state, event, at, policy)  # type: ignore[arg-type]
+    elif kind == 1:
+        changed = apply_shipment(state, event, at, policy)  # type: ignore[arg-type]
+    elif kind == 2:
+        changed = apply_export_control(state, event, at)  # type: ignore[arg-type]
     else:
-        changed = _apply_stock(state, event, at)
+        changed = _apply_stock(state, event, at)  # type: ignore[arg-type]
     if now >= state.next_housekeeping:
         _housekeeping(state, now, policy)
     if first:
         state.level_since = now
     if not (changed or advanced):
         return state, NO_OUTPUTS
-    return state, _evaluate(state, profile, catalog, policy, event_id, now, first)
+    return state, _evaluate(state, profile, catalog, policy, event_id, now, first, derived(policy))
 
 
 def _apply_stock(state: MaterialState, event: StockpilePosition, at: float) -> bool:
@@ -143,10 +148,23 @@ def _housekeeping(state: MaterialState, now: float, policy: Policy) -> None:
 def read(
     state: MaterialState, profile: MaterialProfile, catalog: Catalog, policy: Policy, now: float
 ) -> Reading:
-    """Evaluate every component at `now` (refreshing the caches that are due).
+    """Evaluate every component at `now` (refreshing the caches that are due)."""
+    return _read(state, profile, catalog, policy, now, derived(policy))
+
+
+def _read(
+    state: MaterialState,
+    profile: MaterialProfile,
+    catalog: Catalog,
+    policy: Policy,
+    now: float,
+    consts: Derived,
+) -> Reading:
+    """`read` with the policy's derived constants already looked up.
 
     Runs for almost every event, so the helpers it stands for are inlined with the same
-    arithmetic: `daily_need_t`, `logistics_component`, `market_component` and `combine`."""
+    arithmetic (`daily_need_t`, `logistics_component`, `market_component`, `combine`), and what
+    does not depend on `now` or on prices is kept in `state.frame`."""
     view = state.view
     if view is None or now >= view.valid_until:
         view = state.view = compute_view(state, profile, catalog, now, policy)
@@ -158,23 +176,16 @@ def read(
     at_risk = state.at_risk_t
     if at_risk is None:
         at_risk = refresh_at_risk(state, policy)
-    consts = derived(policy)
-
-    # daily_need_t(profile)
-    daily: float | None
-    if profile.eu_net_imports_t > 0.0:
-        daily = profile.eu_net_imports_t / 365.0
-    elif profile.eu_consumption_t > 0.0:
-        daily = profile.eu_consumption_t / 365.0
-    else:
-        daily = None
-
-    policy_value = view.shock_value
-    sr_value = view.sr_value
-    # logistics_component(at_risk / daily, policy)
-    logistics_value = (
-        min(100.0, 100.0 * (at_risk / daily) / policy.logistics_full_days) if daily else 0.0
-    )
+    frame = state.frame
+    if (
+        frame is None
+        or frame.view is not view
+        or frame.at_risk_t != at_risk
+        or frame.stock_t != state.stock_t
+        or frame.profile is not profile
+        or frame.policy is not policy
+    ):
+        frame = state.frame = _frame(state, profile, policy, view, at_risk, consts.weights)
 
     # market_component(state, now, policy)
     market_value = 0.0
@@ -194,43 +205,81 @@ def read(
                 if value > market_value:
                     market_value, market_id = value, spread.event_id
 
+    # the rest of combine(values, weights): the market factor, then stock scaled by disruption
+    remaining = frame.remaining
+    if market_value > 0.0:
+        remaining *= (
+            1.0 - consts.weights[3] * (market_value if market_value < 100.0 else 100.0) / 100.0
+        )
+    stock_value = frame.stock_value
+    if stock_value > 0.0 and remaining < 1.0:
+        disruption = 1.0 - remaining
+        remaining *= 1.0 - consts.weights[4] * min(stock_value, 100.0) / 100.0 * disruption
+    score = 100.0 * (1.0 - remaining)
+    if score < 0.0:
+        score = 0.0
+    return Reading(
+        (view.shock_value, view.sr_value, frame.logistics_value, market_value, stock_value),
+        score,
+        view,
+        at_risk,
+        frame.daily_t,
+        frame.cover,
+        market_id,
+    )
+
+
+def _frame(
+    state: MaterialState,
+    profile: MaterialProfile,
+    policy: Policy,
+    view: PolicyView,
+    at_risk: float,
+    weights: tuple[float, ...],
+) -> Frame:
+    """The price-independent part of `read` (same arithmetic as the helpers it stands for)."""
+    # daily_need_t(profile)
+    daily: float | None
+    if profile.eu_net_imports_t > 0.0:
+        daily = profile.eu_net_imports_t / 365.0
+    elif profile.eu_consumption_t > 0.0:
+        daily = profile.eu_consumption_t / 365.0
+    else:
+        daily = None
+    # logistics_component(at_risk / daily, policy)
+    logistics_value = (
+        min(100.0, 100.0 * (at_risk / daily) / policy.logistics_full_days) if daily else 0.0
+    )
     cover: float | None = None
     stock_value = 0.0
     stock_t = state.stock_t
+    triggered = False
     if daily and stock_t is not None:
         cover = stock_t / daily
         target = profile.target_days
         if cover < target:
             span = target - profile.floor_days
             stock_value = 100.0 if span <= 0 else min(100.0, 100.0 * (target - cover) / span)
-
-    # combine(values, weights): noisy-OR of the four disruptions, stock scaled by them
-    w_policy, w_sr, w_logistics, w_market, w_stock = consts.weights
+        # as in stockpile.decision_key
+        shortfall = min(1.0, view.shortfall + at_risk / (daily * policy.horizon_days))
+        triggered = shortfall >= policy.shortfall_trigger
+    # the first factors of combine(values, weights), in its order
     remaining = 1.0
-    if policy_value > 0.0:
-        remaining *= 1.0 - w_policy * (policy_value if policy_value < 100.0 else 100.0) / 100.0
-    if sr_value > 0.0:
-        remaining *= 1.0 - w_sr * (sr_value if sr_value < 100.0 else 100.0) / 100.0
-    if logistics_value > 0.0:
-        remaining *= (
-            1.0 - w_logistics * (logistics_value if logistics_value < 100.0 else 100.0) / 100.0
-        )
-    if market_value > 0.0:
-        remaining *= 1.0 - w_market * (market_value if market_value < 100.0 else 100.0) / 100.0
-    if stock_value > 0.0 and remaining < 1.0:
-        disruption = 1.0 - remaining
-        remaining *= 1.0 - w_stock * min(stock_value, 100.0) / 100.0 * disruption
-    score = 100.0 * (1.0 - remaining)
-    if score < 0.0:
-        score = 0.0
-    return Reading(
-        (policy_value, sr_value, logistics_value, market_value, stock_value),
-        score,
-        view,
-        at_risk,
-        daily,
-        cover,
-        market_id,
+    for index, value in enumerate((view.shock_value, view.sr_value, logistics_value)):
+        if value > 0.0:
+            remaining *= 1.0 - weights[index] * (value if value < 100.0 else 100.0) / 100.0
+    return Frame(
+        profile=profile,
+        policy=policy,
+        view=view,
+        at_risk_t=at_risk,
+        stock_t=stock_t,
+        daily_t=daily,
+        logistics_value=logistics_value,
+        cover=cover,
+        stock_value=stock_value,
+        remaining=remaining,
+        triggered=triggered,
     )
 
 
@@ -242,13 +291,16 @@ def _evaluate(
     event_id: str,
     now: float,
     first: bool,
+    consts: Derived,
 ) -> Outputs:
-    reading = read(state, profile, catalog, policy, now)
+    reading = _read(state, profile, catalog, policy, now, consts)
     score = reading.score
     state.score = score
     current = state.level
-    if current == 0 and score < derived(policy).enter_min:  # next_level's answer, no call
-        level = 0
+    # next_level's answer without the call when no escalation and no possible de-escalation:
+    # a higher level is entered iff score >= the lowest entry threshold above `current`.
+    if score < consts.escalate_at[current] and (current == 0 or score >= consts.leave_at[current]):
+        level = current
     else:
         level = next_level(current, state.level_since, score, now, policy)
     level_changed = level != current
@@ -265,7 +317,7 @@ def _evaluate(
         else:
             threshold, known = policy.cause_threshold, alert.causes
             changing = False
-            for name, value in zip(COMPONENT_NAMES, reading.values, strict=True):
+            for name, value in zip(COMPONENT_NAMES, reading.values):  # noqa: B905 (both 5)
                 if value >= threshold and name not in known:
                     changing = True
                     break
@@ -343,20 +395,34 @@ def _recommend(
         and prices_elevated(state, now, policy)
     )
     last = state.recommendation
-    if last is not None and last.key == stockpile.decision_key(
-        stock_t,
-        daily,
-        profile.target_days,
-        profile.floor_days,
-        reading.view.shortfall,
-        reading.at_risk_t,
-        market,
-        elevated,
-        open_alert_id,
-        cooling_down,
-        policy,
-    ):
-        return None
+    if last is not None:
+        frame = state.frame
+        if (
+            frame is not None
+            and frame.triggered
+            and frame.key is not None
+            and frame.key_alert == open_alert_id
+            and frame.view is reading.view
+        ):
+            key = frame.key  # a triggered key depends on nothing that changed since
+        else:
+            key = stockpile.decision_key(
+                stock_t,
+                daily,
+                profile.target_days,
+                profile.floor_days,
+                reading.view.shortfall,
+                reading.at_risk_t,
+                market,
+                elevated,
+                open_alert_id,
+                cooling_down,
+                policy,
+            )
+            if frame is not None and frame.triggered and frame.view is reading.view:
+                frame.key_alert, frame.key = open_alert_id, key
+        if key == last.key:
+            return None
     decision = stockpile.decide(
         stock_t=stock_t,
         daily_t=daily,

@@ -20,8 +20,10 @@ class Derived:
     ewma_decay: float
     stale_half_life_s: float
     dwell_s: float
-    enter_min: float
-    """Lowest entry threshold: below it, a state at level 0 stays at level 0."""
+    escalate_at: tuple[float, float, float, float]
+    """Per current level, the lowest score that enters a higher level (inf at the top)."""
+    leave_at: tuple[float, float, float, float]
+    """Per current level 1..3, `Policy.leave(level)` (index 0 unused)."""
 
 
 _MEMO: dict[int, tuple[Policy, Derived]] = {}
@@ -42,7 +44,13 @@ def derived(policy: Policy) -> Derived:
         ewma_decay=math.pow(0.5, 1.0 / policy.ewma_half_life_prints),
         stale_half_life_s=policy.market_stale_half_life_days * DAY,
         dwell_s=policy.min_dwell_hours * HOUR,
-        enter_min=min(policy.enter_watch, policy.enter_warning, policy.enter_critical),
+        escalate_at=(
+            min(policy.enter(1), policy.enter(2), policy.enter(3)),
+            min(policy.enter(2), policy.enter(3)),
+            policy.enter(3),
+            math.inf,
+        ),
+        leave_at=(-math.inf, policy.leave(1), policy.leave(2), policy.leave(3)),
     )
     if len(_MEMO) >= 32:
         _MEMO.clear()

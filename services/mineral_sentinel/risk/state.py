@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..catalog.model import MaterialProfile
+from .policy import Policy
+
 
 @dataclass(slots=True)
 class PriceSeries:
@@ -138,6 +141,32 @@ class PolicyView:
 
 
 @dataclass(slots=True)
+class Frame:
+    """The part of a reading that only changes with the policy view, tonnes at risk and stock.
+
+    Not serialised: `core.read` rebuilds it whenever one of the inputs it records differs (by
+    identity for the profile, policy and view, by value for the tonnes), so a price print, the
+    common event, only re-evaluates the market component and two factors of the score."""
+
+    profile: MaterialProfile
+    policy: Policy
+    view: PolicyView
+    at_risk_t: float
+    stock_t: float | None
+    daily_t: float | None
+    logistics_value: float
+    cover: float | None
+    stock_value: float
+    remaining: float
+    """Noisy-OR product of the policy, supply-risk and logistics factors (in that order)."""
+    triggered: bool
+    """Physical shortfall at or above the trigger: the stockpile key ignores the market."""
+    key_alert: str | None = None
+    key: str | None = None
+    """Stockpile decision key computed while `triggered`, for the open alert `key_alert`."""
+
+
+@dataclass(slots=True)
 class MaterialState:
     """Everything the core remembers about one material."""
 
@@ -170,6 +199,7 @@ class MaterialState:
     view: PolicyView | None = None
     at_risk_t: float | None = None
     at_risk_ids: list[str] = field(default_factory=list)
+    frame: Frame | None = None
 
 
 def initial_state(material: str) -> MaterialState:

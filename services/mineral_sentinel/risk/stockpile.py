@@ -30,36 +30,6 @@ class Decision:
     valid_days: float
 
 
-def _key(
-    shortfall: float,
-    cover: float,
-    target_days: float,
-    market: float,
-    elevated: bool,
-    alert_id: str | None,
-    cooling_down: bool,
-    above_floor_t: float,
-    policy: Policy,
-) -> str:
-    """The decision key alone, mirroring `decide`'s branches (the hot path: no text)."""
-    episode = alert_id or ""
-    if shortfall >= policy.shortfall_trigger:
-        if _tonnes(above_floor_t) <= 0.0:
-            return f"hold:floor:{episode}"
-        return f"release:emergency:{episode}"
-    if market >= policy.price_spike_component and cover > target_days:
-        return f"release:price_spike:{episode}"
-    if alert_id is not None:
-        return f"hold:alert:{episode}"
-    if cover < target_days:
-        if cooling_down:
-            return "hold:cooldown"
-        if market < policy.replenish_max_market and not elevated:
-            return "replenish"
-        return "hold:prices"
-    return "hold:target"
-
-
 def decision_key(
     stock_t: float,
     daily_t: float,
@@ -73,21 +43,26 @@ def decision_key(
     cooling_down: bool,
     policy: Policy,
 ) -> str:
-    """The key `decide` would give (same arithmetic), positional and without a Decision: the hot
-    path compares it with the last key and calls `decide` only when it changed."""
+    """The decision key alone, mirroring `decide`'s branches with the same arithmetic (the hot
+    path compares it with the last key and calls `decide` only when it changed: no text)."""
     cover = stock_t / daily_t
     shortfall = min(1.0, restriction_shortfall + at_risk_t / (daily_t * policy.horizon_days))
-    return _key(
-        shortfall,
-        cover,
-        target_days,
-        market,
-        elevated,
-        alert_id,
-        cooling_down,
-        stock_t - floor_days * daily_t,
-        policy,
-    )
+    episode = alert_id or ""
+    if shortfall >= policy.shortfall_trigger:
+        if _tonnes(stock_t - floor_days * daily_t) <= 0.0:
+            return f"hold:floor:{episode}"
+        return f"release:emergency:{episode}"
+    if market >= policy.price_spike_component and cover > target_days:
+        return f"release:price_spike:{episode}"
+    if alert_id is not None:
+        return f"hold:alert:{episode}"
+    if cover < target_days:
+        if cooling_down:
+            return "hold:cooldown"
+        if market < policy.replenish_max_market and not elevated:
+            return "replenish"
+        return "hold:prices"
+    return "hold:target"
 
 
 def _tonnes(value: float) -> float:
@@ -118,15 +93,17 @@ def decide(
     shortfall = min(1.0, restriction_shortfall + logistics_share)
     episode = alert_id or ""
     if last_key is not None:
-        key = _key(
-            shortfall,
-            cover,
+        key = decision_key(
+            stock_t,
+            daily_t,
             target_days,
+            floor_days,
+            restriction_shortfall,
+            at_risk_t,
             market,
             elevated,
             alert_id,
             cooling_down,
-            stock_t - floor_days * daily_t,
             policy,
         )
         if key == last_key:
