@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     )
     webhook_secret_overlap_s: float = Field(
         86400.0, gt=0, description="how long a rotated-out webhook secret keeps signing"
+    )
+    webhook_http_engine: Literal["aiohttp", "httpcore"] = Field(
+        "aiohttp", description="I/O under the shared httpx client (httpcore is slow when busy)"
     )
 
     kafka_port: int = Field(9092, description="local broker client port (sentinel kafka)")

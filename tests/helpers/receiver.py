@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -112,3 +115,42 @@ class Receiver:
             return response
         record.answered = behaviour.status
         return web.Response(status=behaviour.status, headers=behaviour.headers, body=behaviour.body)
+
+
+# --------------------------------------------------------------------------- fast receiver process
+# `python -m tests.helpers.receiver PORT`: answers 204 as fast as it can, counts requests and, for
+# bodies carrying `"summary":"t=<unix seconds>"`, records arrival minus that time (benchmarks).
+
+_STAMP = re.compile(rb'"summary":"t=([0-9.]+)"')
+
+
+def run_fast_receiver(port: int) -> None:
+    stats: dict[str, Any] = {"count": 0, "latencies": [], "first": None, "last": None}
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        stats["count"] += 1
+        stats["first"] = stats["first"] or now
+        stats["last"] = now
+        found = _STAMP.search(body)
+        if found:
+            stats["latencies"].append(now - float(found.group(1)))
+        return web.Response(status=204)
+
+    async def get_stats(request: web.Request) -> web.Response:
+        return web.json_response(stats)
+
+    async def reset(request: web.Request) -> web.Response:
+        stats.update(count=0, latencies=[], first=None, last=None)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/stats", get_stats)
+    app.router.add_post("/reset", reset)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=4096)
+
+
+if __name__ == "__main__":
+    run_fast_receiver(int(sys.argv[1]))

@@ -1,6 +1,6 @@
-"""The SSRF guard inside the HTTP client: connect to the vetted IP only, keep Host and SNI, vet
-again at every send (DNS rebinding between creation and send is refused). No network: the inner
-transport is httpx.MockTransport and the resolver is injected."""
+"""The SSRF guard inside the HTTP client: hand the vetted IP to the connection, keep the name
+for Host (and SNI), vet again at every send (DNS rebinding between creation and send is
+refused). No network: the inner transport is httpx.MockTransport, the resolver is injected."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ipaddress import ip_network
 import httpx
 import pytest
 
-from mineral_sentinel.notifier.transport import GuardedTransport, SsrfRefused, UrlGuard
+from mineral_sentinel.notifier.transport import VETTED_IP, GuardedTransport, SsrfRefused, UrlGuard
 
 pytestmark = pytest.mark.unit
 
@@ -34,16 +34,16 @@ def client(guard: UrlGuard, seen: list[httpx.Request]) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=GuardedTransport(guard, httpx.MockTransport(handler)))
 
 
-async def test_connects_to_the_vetted_address_with_original_host_and_sni() -> None:
+async def test_hands_the_vetted_address_to_the_connection_and_keeps_the_name() -> None:
     seen: list[httpx.Request] = []
     guard = UrlGuard((), allow_http=False, resolver=Resolver(["10.1.1.1", "93.184.215.14"]))
     async with client(guard, seen) as http:
         response = await http.post("https://hooks.example.com:8443/in", content=b"{}")
     assert response.status_code == 204
     (request,) = seen
-    assert request.url.host == "93.184.215.14" and request.url.port == 8443
+    assert request.extensions[VETTED_IP] == "93.184.215.14", "the private address was dropped"
+    assert request.url.host == "hooks.example.com" and request.url.port == 8443
     assert request.headers["host"] == "hooks.example.com:8443"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
 
 
 async def test_dns_rebinding_after_creation_is_refused_at_send_time() -> None:
@@ -85,5 +85,16 @@ async def test_allow_list_admits_loopback_for_local_demos() -> None:
     )
     async with client(guard, seen) as http:
         await http.post("http://localhost:9999/x", content=b"{}")
-    assert seen[0].url.host == "127.0.0.1" and seen[0].headers["host"] == "localhost:9999"
-    assert "sni_hostname" not in seen[0].extensions
+    assert seen[0].extensions[VETTED_IP] == "127.0.0.1"
+    assert seen[0].headers["host"] == "localhost:9999"
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpcore"])
+async def test_inner_transports_refuse_requests_that_skipped_the_guard(engine: str) -> None:
+    from mineral_sentinel.notifier.aiohttp_transport import AiohttpTransport
+    from mineral_sentinel.notifier.transport import PinnedHttpcoreTransport
+
+    inner = AiohttpTransport(1.0) if engine == "aiohttp" else PinnedHttpcoreTransport()
+    async with httpx.AsyncClient(transport=inner) as http:
+        with pytest.raises(SsrfRefused):
+            await http.post("http://127.0.0.1:9/", content=b"{}")

@@ -74,7 +74,7 @@ class NotifierRuntime:
         )
         await self._store.follower.start()
         await self._history.follower.start()
-        self._client = make_client(self.guard, s.webhook_timeout_s)
+        self._client = make_client(self.guard, s.webhook_timeout_s, s.webhook_http_engine)
         self._executor = Executor(
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,

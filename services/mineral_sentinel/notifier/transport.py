@@ -1,23 +1,34 @@
 """The SSRF guard in the connection path: resolve, vet, then connect to the vetted IP only.
 
-An httpx transport wraps the real one, so no request of the shared client can bypass the guard.
-The URL's host is replaced by the vetted address; the Host header keeps the original name and,
-for https, the TLS SNI and certificate check use it too (httpcore's `sni_hostname`). The name is
-resolved once per attempt and never again by the connection, so DNS rebinding cannot redirect it.
+`GuardedTransport` wraps the real transport, so no request of the shared client can bypass the
+guard. It resolves the host once per attempt, vets the addresses and hands the chosen one to the
+inner transport in the `vetted_ip` request extension; the inner transport connects to exactly that
+address and never resolves again (no DNS rebinding between check and connect). The URL keeps
+the host name, so the Host header, TLS SNI and certificate check all use the name, and pooled
+connections are never shared between names that happen to share an IP:
+- aiohttp engine: connects to the IP with `server_hostname` = name (part of its pool key);
+- httpcore engine: a network backend that maps the name to the pinned IP at connect time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
+import httpcore
 import httpx
 
 from .ssrf import Decision, Network, Target, check_addresses, parse_target
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+VETTED_IP = "vetted_ip"
+"""Request extension carrying the address the guard vetted; inner transports connect to it."""
+_PINNED: ContextVar[tuple[str, str] | None] = ContextVar("pinned_address", default=None)
 
 
 class SsrfRefused(Exception):
@@ -58,26 +69,90 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        target, decision = await self.guard.vet(str(request.url))
-        request.url = request.url.copy_with(host=decision.addresses[0])
-        if target.scheme == "https" and not target.host_is_ip:
-            request.extensions = {**request.extensions, "sni_hostname": target.host}
+        _, decision = await self.guard.vet(str(request.url))
+        request.extensions = {**request.extensions, VETTED_IP: decision.addresses[0]}
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def make_client(guard: UrlGuard, timeout_s: float) -> httpx.AsyncClient:
-    """The one shared client: pooled, bounded timeouts, no redirects, no proxies from the env."""
-    inner = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=512),
-        retries=0,
-        trust_env=False,
-    )
+def make_client(
+    guard: UrlGuard,
+    timeout_s: float,
+    engine: str = "aiohttp",
+    verify: ssl.SSLContext | None = None,
+) -> httpx.AsyncClient:
+    """The one shared client: pooled, bounded timeouts, no redirects, no proxies from the env.
+
+    `engine` picks the I/O under the guard: "aiohttp" (default, fast under concurrency) or
+    "httpcore" (httpx's own pool). `verify` replaces the system CA store (private CAs, tests).
+    """
+    inner: httpx.AsyncBaseTransport
+    if engine == "aiohttp":
+        from .aiohttp_transport import AiohttpTransport
+
+        inner = AiohttpTransport(timeout_s, verify)
+    else:
+        inner = PinnedHttpcoreTransport(verify)
     return httpx.AsyncClient(
         transport=GuardedTransport(guard, inner),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         trust_env=False,
     )
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects to the vetted IP pinned for the current request instead of resolving the name."""
+
+    def __init__(self) -> None:
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        pinned = _PINNED.get()
+        if pinned is None or pinned[0] != host:
+            raise httpcore.ConnectError(f"no vetted address for {host}")
+        return await self.inner.connect_tcp(pinned[1], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not webhook targets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class PinnedHttpcoreTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, with connections pinned to the vetted IP (pool keyed by name)."""
+
+    def __init__(self, verify: ssl.SSLContext | None = None) -> None:
+        self.inner = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=512),
+            retries=0,
+            trust_env=False,
+            verify=verify if verify is not None else True,
+        )
+        # httpx has no public hook for the network backend; its pool exposes it.
+        self.inner._pool._network_backend = _PinnedBackend()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        address = request.extensions.get(VETTED_IP)
+        if not isinstance(address, str):
+            raise SsrfRefused("request did not pass the SSRF guard")
+        token = _PINNED.set((request.url.host, address))
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            _PINNED.reset(token)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,159 @@
+"""Benchmark of the notifier's fan-out against a plain httpx POST loop (`make bench`).
+
+Measured in one run against the same fast receiver (its own process, answering 204):
+  1. baseline: one httpx.AsyncClient, one coroutine per subscription posting that many bodies
+     one after another (the notifier's concurrency: one in-flight delivery per subscription lane);
+  2. the notifier: BENCH_ALERTS alerts (one material, sequences 1..N) fanned out to BENCH_SUBS
+     subscriptions: match, task records on the delivery log, sign, send, attempt records --
+     deliveries/s from the first alert produced to the last delivery received, and the p99 of
+     alert produced -> delivery received (each alert carries its produce time in `summary`).
+Sizes: BENCH_ALERTS (default 100), BENCH_SUBS (default 1,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
+from mineral_sentinel.kafka_admin import ensure_topics
+from mineral_sentinel.notifier.signing import secret_from_bytes
+from mineral_sentinel.topics import ALERTS, NOTIFIER_TOPICS, OUTPUT_TOPICS, SUBSCRIPTIONS
+from tests.helpers.kafka import produce
+from tests.helpers.polling import async_wait_until
+from tests.helpers.processes import ServiceProcess, free_port, python_module
+from tests.integration.notifier_harness import FAST, Notifier, alert
+
+pytestmark = [pytest.mark.bench, pytest.mark.asyncio(loop_scope="session")]
+
+ALERTS_N = int(os.environ.get("BENCH_ALERTS", "100"))
+SUBS_N = int(os.environ.get("BENCH_SUBS", "1000"))
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+async def stats(base: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        result: dict[str, Any] = (await client.get(f"{base}/stats")).json()
+        return result
+
+
+async def baseline(url: str, body: bytes, subs: int, per_sub: int) -> tuple[float, float]:
+    """Deliveries/s and p99 request latency of a plain POST loop at the same concurrency."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=subs)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+
+        async def lane() -> None:
+            for _ in range(per_sub):
+                started = time.monotonic()
+                response = await client.post(url, content=body)
+                assert response.status_code == 204
+                latencies.append(time.monotonic() - started)
+
+        started = time.monotonic()
+        await asyncio.gather(*(lane() for _ in range(subs)))
+        elapsed = time.monotonic() - started
+    return subs * per_sub / elapsed, p99(latencies)
+
+
+async def test_fan_out_throughput_and_latency_against_plain_httpx(
+    kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    receiver = ServiceProcess(
+        python_module("tests.helpers.receiver", str(port)), {}, tmp_path / "receiver.log"
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+    notifier: Notifier | None = None
+    try:
+
+        async def receiver_up() -> bool:
+            try:
+                await stats(base)
+                return True
+            except httpx.HTTPError:
+                return False
+
+        await async_wait_until(receiver_up, timeout=30, message="receiver up")
+        total = ALERTS_N * SUBS_N
+        body = alert(1).model_dump_json().encode()
+        base_rate, base_p99 = await baseline(f"{base}/hook", body, SUBS_N, ALERTS_N)
+        async with httpx.AsyncClient() as client:
+            await client.post(f"{base}/reset")
+
+        await ensure_topics(
+            kafka_bootstrap, (*OUTPUT_TOPICS, *NOTIFIER_TOPICS), prefix=topic_prefix, partitions=8
+        )
+        now = datetime.now(UTC)
+        secret = SigningSecret(value=secret_from_bytes(bytes(32)))
+        subs = [
+            Subscription(
+                id=f"sub_bench{i:06d}",
+                url=f"{base}/hook",
+                created_at=now,
+                updated_at=now,
+                secrets=[secret],
+            )
+            for i in range(SUBS_N)
+        ]
+        await produce(
+            kafka_bootstrap,
+            SUBSCRIPTIONS.full_name(topic_prefix),
+            [(s.id.encode(), s.model_dump_json().encode()) for s in subs],
+        )
+        env = {
+            **service_env,
+            **FAST,
+            "SENTINEL_TOPIC_PARTITIONS": "8",
+            "SENTINEL_WEBHOOK_TIMEOUT_S": "15",
+            "SENTINEL_NOTIFIER_WEB_PORT": str(free_port()),
+        }
+        argv = [sys.executable, "-m", "mineral_sentinel.cli", "worker", "notifier"]
+        process = ServiceProcess(argv, env, tmp_path / "notifier.log").start()
+        notifier = Notifier(process, int(env["SENTINEL_NOTIFIER_WEB_PORT"]))
+        await notifier.wait_ready(timeout=120)
+
+        started_wall = time.time()
+        alerts = [alert(n, summary=f"t={time.time():.6f}") for n in range(1, ALERTS_N + 1)]
+        await produce(
+            kafka_bootstrap,
+            ALERTS.full_name(topic_prefix),
+            [(a.material.encode(), a.model_dump_json().encode()) for a in alerts],
+        )
+
+        async def all_delivered() -> bool:
+            if not process.running:
+                raise AssertionError(process.log_text()[-3000:])
+            return int((await stats(base))["count"]) >= total
+
+        await async_wait_until(all_delivered, timeout=1800, interval=1.0, message="all delivered")
+        result = await stats(base)
+        elapsed = result["last"] - started_wall
+        rate = total / elapsed
+        latency_p99 = p99(result["latencies"])
+        print(
+            f"\nnotifier fan-out: {ALERTS_N} alerts x {SUBS_N} subscriptions = {total} deliveries"
+            f"\n  notifier : {rate:8.0f} deliveries/s, p99 alert->delivery {latency_p99:.2f} s"
+            f" (elapsed {elapsed:.1f} s)"
+            f"\n  baseline : {base_rate:8.0f} deliveries/s, p99 request latency {base_p99:.3f} s"
+            f" (plain httpx POST loop, concurrency {SUBS_N})"
+            f"\n  ratio    : {rate / base_rate:.2f} of baseline (goals: >= 2000/s and >= 0.5)"
+        )
+        assert result["count"] == total, "no duplicates on a clean run"
+    finally:
+        if notifier is not None:
+            notifier.process.stop()
+        receiver.stop()
