@@ -76,6 +76,8 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.jitter = jitter
         self.clock = clock
         self.book = DeliveryBook()
+        self.open: dict[str, DeliveryState] = {}
+        """Deliveries not yet final (commit points and gauges without scanning the book)."""
         self.endpoints: dict[str, Endpoint] = {}
         self.partition_of: dict[str, int] = {}
         self.ready: dict[int, asyncio.Event] = {}
@@ -132,6 +134,8 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             if endpoint is not None:
                 for runner in endpoint.runners.values():
                     runner.cancel()
+            for delivery_id in list(self.book.by_subscription.get(sub_id, {})):
+                self.open.pop(delivery_id, None)
             self.book.forget(sub_id)
             del self.partition_of[sub_id]
         for partition in lost:
@@ -165,7 +169,6 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                 position = await consumer.position(TopicPartition(self.topic, partition))
                 if position >= self.catch_up_to.get(partition, 0):
                     event.set()
-            self._update_gauges()
 
     def _fold(self, key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
         if value is None:
@@ -179,9 +182,20 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         self.partition_of[record.subscription_id] = partition
         known = self.book.get(record.subscription_id, record.delivery_id)
-        state = self.book.apply(record, offset)
+        state = self._apply(record, offset)
         if isinstance(record, DeliveryTask) and known is None and state is not None:
             self._enqueue(state)
+
+    def _apply(
+        self, record: DeliveryTask | DeliveryAttempt, offset: int | None = None
+    ) -> DeliveryState | None:
+        state = self.book.apply(record, offset)
+        if state is not None:
+            if state.terminal:
+                self.open.pop(state.task.delivery_id, None)
+            else:
+                self.open[state.task.delivery_id] = state
+        return state
 
     def _enqueue(self, state: DeliveryState) -> None:
         sub_id = state.task.subscription_id
@@ -275,7 +289,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.producer.send_and_wait(
             self.topic, key=record.subscription_id.encode(), value=record.model_dump_json().encode()
         )
-        self.book.apply(record)
+        self._apply(record)
 
     async def _disable(self, sub_id: str, reason: str) -> None:
         sub = self.subscriptions.get(sub_id)
@@ -293,6 +307,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _commit_loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             await asyncio.sleep(1.0)  # periodic commit cadence, not synchronisation
+            self._update_gauges()
             try:
                 await self._commit(consumer)
             except Exception:
@@ -301,13 +316,10 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit each partition up to (not past) its oldest open delivery."""
         oldest: dict[int, int] = {}
-        for sub_id, deliveries in self.book.by_subscription.items():
-            partition = self.partition_of.get(sub_id)
-            if partition is None:
-                continue
-            for state in deliveries.values():
-                if not state.terminal and state.offset is not None:
-                    oldest[partition] = min(oldest.get(partition, state.offset), state.offset)
+        for state in self.open.values():
+            partition = self.partition_of.get(state.task.subscription_id)
+            if partition is not None and state.offset is not None:
+                oldest[partition] = min(oldest.get(partition, state.offset), state.offset)
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for partition, event in self.ready.items():
             if not event.is_set():
@@ -319,11 +331,5 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             await consumer.commit(offsets)
 
     def _update_gauges(self) -> None:
-        pending = retrying = 0
-        for deliveries in self.book.by_subscription.values():
-            for state in deliveries.values():
-                if not state.terminal:
-                    pending += 1
-                    retrying += state.attempts_made > 0
-        metrics.PENDING.set(pending)
-        metrics.RETRYING.set(retrying)
+        metrics.PENDING.set(len(self.open))
+        metrics.RETRYING.set(sum(1 for state in self.open.values() if state.attempts_made > 0))
