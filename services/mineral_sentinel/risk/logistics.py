@@ -10,6 +10,8 @@ missing supply for `cancelled_memory_days`, and one the feed stopped updating is
 
 from __future__ import annotations
 
+import math
+
 from ..contracts.events import ShipmentUpdated
 from .policy import Policy
 from .state import MaterialState, ShipmentState
@@ -34,6 +36,8 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
             del state.shipments[sid]
         state.closed_shipments.pop(sid, None)
         state.closed_shipments[sid] = at
+        if at < state.closed_oldest:
+            state.closed_oldest = at
         if len(state.closed_shipments) > policy.max_shipments:
             del state.closed_shipments[next(iter(state.closed_shipments))]
     else:
@@ -44,10 +48,21 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
             updated_at=at,
             event_id=event.event_id,
         )
+        if at < state.shipments_oldest:
+            state.shipments_oldest = at
+        if status == "cancelled" and at < state.cancelled_oldest:
+            state.cancelled_oldest = at
         if len(state.shipments) > policy.max_shipments:
             _drop_oldest(state)
     if was_at_risk or status in AT_RISK_STATUSES:
-        state.at_risk_t = None
+        total = state.at_risk_t
+        if stored is None and status != "arrived" and total is not None:
+            # a new at-risk shipment went to the end of `shipments`: the sum `refresh_at_risk`
+            # would compute is the cached one plus this last term (same additions, same order)
+            state.at_risk_t = total + event.quantity_t * policy.shipment_weights.get(status, 1.0)
+            state.at_risk_ids.append(event.event_id)
+        else:
+            state.at_risk_t = None
     return True
 
 
@@ -63,10 +78,12 @@ def refresh_at_risk(state: MaterialState, policy: Policy) -> float:
     """Status-weighted tonnes at risk, recomputed from scratch (exact after a dump/load)."""
     total = 0.0
     ids: list[str] = []
-    weights = policy.shipment_weights
+    weight_of = policy.shipment_weights.get
+    at_risk = AT_RISK_STATUSES
     for shipment in state.shipments.values():
-        if shipment.status in AT_RISK_STATUSES:
-            total += shipment.quantity_t * weights.get(shipment.status, 1.0)
+        status = shipment.status
+        if status in at_risk:
+            total += shipment.quantity_t * weight_of(status, 1.0)
             ids.append(shipment.event_id)
     state.at_risk_t = total
     state.at_risk_ids = ids
@@ -76,15 +93,30 @@ def refresh_at_risk(state: MaterialState, policy: Policy) -> float:
 def prune_shipments(state: MaterialState, now: float, policy: Policy) -> None:
     cancelled_before = now - policy.cancelled_memory_days * DAY
     stale_before = now - policy.stale_shipment_days * DAY
-    for sid, shipment in list(state.shipments.items()):
-        if (shipment.status == "cancelled" and shipment.updated_at < cancelled_before) or (
-            shipment.updated_at < stale_before
-        ):
-            del state.shipments[sid]
+    if state.shipments_oldest < stale_before or state.cancelled_oldest < cancelled_before:
+        shipments = state.shipments
+        doomed: list[str] = []
+        oldest = cancelled_oldest = math.inf
+        for sid, shipment in shipments.items():
+            updated = shipment.updated_at
+            cancelled = shipment.status == "cancelled"
+            if updated < stale_before or (cancelled and updated < cancelled_before):
+                doomed.append(sid)
+                continue
+            if updated < oldest:
+                oldest = updated
+            if cancelled and updated < cancelled_oldest:
+                cancelled_oldest = updated
+        state.shipments_oldest, state.cancelled_oldest = oldest, cancelled_oldest
+        if doomed:
+            for sid in doomed:
+                del shipments[sid]
             state.at_risk_t = None
-    for sid, closed_at in list(state.closed_shipments.items()):
-        if closed_at < stale_before:
-            del state.closed_shipments[sid]
+    if state.closed_oldest < stale_before:
+        closed = state.closed_shipments
+        for sid in [sid for sid, closed_at in closed.items() if closed_at < stale_before]:
+            del closed[sid]
+        state.closed_oldest = min(closed.values(), default=math.inf)
 
 
 def logistics_component(days_at_risk: float, policy: Policy) -> float:

@@ -9,6 +9,7 @@ Times are POSIX seconds (float) of event time; the core never reads a clock.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -200,6 +201,13 @@ class MaterialState:
     at_risk_t: float | None = None
     at_risk_ids: list[str] = field(default_factory=list)
     frame: Frame | None = None
+    shipments_oldest: float = -math.inf
+    """Lower bound of `updated_at` over `shipments` (housekeeping skips its scan while nothing
+    can be due); -inf until the first scan, so a loaded state is scanned."""
+    cancelled_oldest: float = -math.inf
+    """Lower bound of `updated_at` over cancelled shipments."""
+    closed_oldest: float = -math.inf
+    """Lower bound of the times in `closed_shipments`."""
 
 
 def initial_state(material: str) -> MaterialState:
