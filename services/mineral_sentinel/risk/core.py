@@ -103,7 +103,7 @@ def apply_event(
     if len(ring) > policy.seen_ids:
         seen.discard(ring.popleft())
 
-    at = event.occurred_at.timestamp()
+    at = (event.observed_at if kind == 0 else event.occurred_at).timestamp()  # type: ignore[union-attr]
     previous = state.now
     first = previous is None
     if first or at > previous:  # type: ignore[operator]
@@ -379,6 +379,18 @@ def _recommend(
         return None
     alert = state.alert
     open_alert_id = alert.alert_id if alert is not None and alert.status == "firing" else None
+    last = state.recommendation
+    frame = state.frame
+    if (
+        last is not None
+        and frame is not None
+        and frame.triggered
+        and frame.key is not None
+        and frame.key_alert == open_alert_id
+        and frame.view is reading.view
+        and frame.key == last.key
+    ):
+        return None  # a triggered key depends on nothing that changed since it was computed
     cooling_down = (
         alert is not None
         and alert.status == "resolved"
@@ -394,9 +406,7 @@ def _recommend(
         and market < policy.replenish_max_market
         and prices_elevated(state, now, policy)
     )
-    last = state.recommendation
     if last is not None:
-        frame = state.frame
         if (
             frame is not None
             and frame.triggered
@@ -404,7 +414,7 @@ def _recommend(
             and frame.key_alert == open_alert_id
             and frame.view is reading.view
         ):
-            key = frame.key  # a triggered key depends on nothing that changed since
+            key = frame.key
         else:
             key = stockpile.decision_key(
                 stock_t,

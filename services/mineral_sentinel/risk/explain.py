@@ -8,11 +8,9 @@ from __future__ import annotations
 from ..catalog.model import MaterialProfile
 from ..contracts.outputs import (
     Alert,
-    Component,
     Driver,
     RiskSnapshot,
     StockpileRecommendation,
-    SupplyRisk,
 )
 from .derived import derived
 from .policy import LEVELS, Policy
@@ -163,32 +161,44 @@ def causes(reading: Reading, policy: Policy) -> list[str]:
 def snapshot(
     state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
 ) -> RiskSnapshot:
+    """The RiskSnapshot, validated in one pass from plain data (the same fields and values as
+    building each nested model, at a fraction of the cost: one validator call instead of 12)."""
     view = reading.view
+    weights = derived(policy).weights  # min(1, max(0, weight)) per component, as published
     components = [
-        Component(
-            name=name,
-            value=round(value, 6),
-            weight=min(1.0, max(0.0, policy.weights.get(name, 0.0))),
-            detail=COMPONENT_TEXT[name],
-        )
-        for name, value in zip(COMPONENT_NAMES, reading.values, strict=True)
+        {
+            "name": name,
+            "value": round(value, 6),
+            "weight": weight,
+            "detail": COMPONENT_TEXT[name],
+        }
+        for name, value, weight in zip(COMPONENT_NAMES, reading.values, weights, strict=True)
+    ]
+    cap = policy.evidence_cap
+    drivers = [
+        {"component": name, "text": text[:500], "event_ids": ids[-cap:]}
+        for _, name, text, ids in _driver_parts(state, reading, profile, policy)[
+            : policy.drivers_cap
+        ]
     ]
     alert = state.alert
     assert state.now is not None
-    return RiskSnapshot(
-        material=state.material,
-        score=round(reading.score, 6),
-        level=LEVELS[state.level],  # type: ignore[arg-type]
-        components=components,
-        drivers=drivers(state, reading, profile, policy),
-        supply_risk=SupplyRisk(
-            value=round(view.sr_live, 6),
-            baseline=round(view.sr_baseline, 6),
-            bottleneck_stage=view.stage,  # type: ignore[arg-type]
-        ),
-        days_of_cover=None if reading.cover is None else round(reading.cover, 6),
-        as_of=to_datetime(state.now),
-        alert_id=alert.alert_id if alert is not None and alert.status == "firing" else None,
+    return RiskSnapshot.model_validate(
+        {
+            "material": state.material,
+            "score": round(reading.score, 6),
+            "level": LEVELS[state.level],
+            "components": components,
+            "drivers": drivers,
+            "supply_risk": {
+                "value": round(view.sr_live, 6),
+                "baseline": round(view.sr_baseline, 6),
+                "bottleneck_stage": view.stage,
+            },
+            "days_of_cover": None if reading.cover is None else round(reading.cover, 6),
+            "as_of": to_datetime(state.now),
+            "alert_id": alert.alert_id if alert is not None and alert.status == "firing" else None,
+        }
     )
 
 
