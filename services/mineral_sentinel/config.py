@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     risk_batch_within_s: float = Field(
         0.02, gt=0, description="risk agents wait at most this long to fill a batch"
     )
+    risk_fold_within_s: float = Field(
+        0.1, gt=0, description="the stateful agent's batch window (one table write per material)"
+    )
     risk_session_timeout_s: float = Field(
         60.0, ge=6, description="Kafka group session timeout of risk workers (crash detection)"
     )

@@ -58,8 +58,18 @@ def test_sequencer_overflow_releases_parked_events_in_order_past_the_gap() -> No
 
 def test_envelope_round_trip_keeps_the_original_bytes() -> None:
     raw = b'{"type":"price_observed",\n"x":1}'
-    keyed = envelope.Keyed("gallium", raw, "minerals.prices.v1", "r1", 7, 123)
-    assert envelope.decode(envelope.encode(keyed)) == keyed
+    items = [
+        envelope.Keyed("gallium", raw, "minerals.prices.v1", "r1", 7, 123),
+        envelope.Keyed("gallium", b"{}", "minerals.shipments.v1", None, None, None),
+    ]
+    assert envelope.decode(envelope.encode(items)) == items
+
+
+def test_envelope_chunks_split_large_batches_and_keep_order() -> None:
+    items = [envelope.Keyed("g", bytes(100), "t") for _ in range(10)]
+    parts = list(envelope.chunks(items, limit=250))
+    assert [len(p) for p in parts] == [2, 2, 2, 2, 2]
+    assert [k for p in parts for k in p] == items
 
 
 def test_sequence_headers_round_trip_and_malformed_headers_mean_live() -> None:

@@ -26,13 +26,21 @@ from ..contracts.outputs import LEVEL_ORDER, DeadLetterError
 from ..risk import Policy
 from ..topics import DEAD_LETTER, INPUT_TOPICS, TopicSpec
 from . import metrics
-from .envelope import Keyed, decode, encode, read_sequence
+from .envelope import Keyed, chunks, decode, encode, read_sequence
 from .intake import Rejected, classify, dead_letter, materials_of
 from .processor import StepResult, step
 from .slot import MaterialSlot, decode_slot, encode_slot, new_slot
 from .topology import BY_MATERIAL
 
 log = logging.getLogger(__name__)
+
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 1024 * 1024,
+}
+"""Per partition database: a few dozen small values each, so faust's large defaults (sized for
+big tables) would only cost memory."""
 
 
 class RiskAgents:
@@ -65,6 +73,7 @@ class RiskAgents:
             partitions=partitions,
             key_type=bytes,
             value_type=bytes,
+            options=ROCKSDB_OPTIONS,
         )
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
         self.positions: dict[TP, int] = {}
@@ -83,8 +92,10 @@ class RiskAgents:
             async for events in stream.take_events(
                 self.settings.risk_batch_size, self.settings.risk_batch_within_s
             ):
+                pending: dict[str, list[Keyed]] = {}
                 for event in events:
-                    await self._intake_one(spec, event)
+                    await self._intake_one(spec, event, pending)
+                await self._forward(pending)
 
         self.app.agent(self.inputs[spec.name], name=f"intake-{spec.name}", concurrency=1)(intake)
 
@@ -95,7 +106,23 @@ class RiskAgents:
 
     # ---- intake --------------------------------------------------------------------------------
 
-    async def _intake_one(self, spec: TopicSpec, event: Any) -> None:
+    async def _forward(self, pending: dict[str, list[Keyed]]) -> None:
+        """One envelope per material (split if large), in arrival order within the material."""
+        topic = self.by_material.get_topic_name()
+        for material, items in pending.items():
+            for chunk in chunks(items):
+                await self.app.producer.send(
+                    topic,
+                    material.encode(),
+                    encode(chunk),
+                    partition=None,
+                    timestamp=None,
+                    headers=None,
+                )
+
+    async def _intake_one(
+        self, spec: TopicSpec, event: Any, pending: dict[str, list[Keyed]]
+    ) -> None:
         message = event.message
         raw: bytes | None = event.value
         self.positions[message.tp] = message.offset + 1
@@ -127,14 +154,7 @@ class RiskAgents:
                 seq,
                 produced_ms,
             )
-            await self.app.producer.send(
-                self.by_material.get_topic_name(),
-                material.encode(),
-                encode(keyed),
-                partition=None,
-                timestamp=None,
-                headers=None,
-            )
+            pending.setdefault(material, []).append(keyed)
 
     async def _dead_letter(
         self, source: str, rejected: Rejected, raw: bytes | None, key: bytes | None, message: Any
@@ -162,7 +182,7 @@ class RiskAgents:
 
     async def _fold(self, stream: Any) -> None:
         async for events in stream.take_events(
-            self.settings.risk_batch_size, self.settings.risk_batch_within_s
+            self.settings.risk_batch_size, self.settings.risk_fold_within_s
         ):
             groups: dict[bytes, list[Any]] = {}
             for event in events:
@@ -178,61 +198,52 @@ class RiskAgents:
         send = self.app.producer.send
         for event in group:
             message = event.message
-            started = time.perf_counter()
             try:
-                keyed = decode(event.value)
-                result = step(
-                    slot,
-                    keyed,
-                    self.catalog,
-                    self.policy,
-                    reorder_limit=self.settings.risk_reorder_buffer,
-                )
+                items = decode(event.value)
             except Exception as error:  # never die on input
-                log.exception("fold failed on %s@%s", message.tp, message.offset)
-                await self._dead_letter(
-                    BY_MATERIAL.name,
-                    Rejected(
-                        "processing_error",
-                        (DeadLetterError(reason="processing_error", message=repr(error)[:2000]),),
-                    ),
-                    event.value,
-                    key,
-                    message,
-                )
+                log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
+                await self._fold_failure(key, event.value, message, repr(error))
                 continue
-            elapsed = time.perf_counter() - started
-            for emission in result.emissions:
-                await send(
-                    self.outputs[emission.kind],
-                    key,
-                    emission.value,
-                    partition=None,
-                    timestamp=None,
-                    headers=None,
-                )
-            self._observe(keyed, result, elapsed, key)
-            for failure in result.failures:
-                await self._dead_letter(
-                    BY_MATERIAL.name,
-                    Rejected(
-                        "processing_error",
-                        (
-                            DeadLetterError(
-                                reason="processing_error", message=failure.message[:2000]
-                            ),
-                        ),
-                    ),
-                    failure.raw,
-                    key,
-                    message,
-                )
+            for keyed in items:
+                started = time.perf_counter()
+                try:
+                    result = step(
+                        slot,
+                        keyed,
+                        self.catalog,
+                        self.policy,
+                        reorder_limit=self.settings.risk_reorder_buffer,
+                    )
+                except Exception as error:  # never die on input
+                    log.exception("fold failed at %s@%s", message.tp, message.offset)
+                    await self._fold_failure(key, keyed.raw, message, repr(error))
+                    continue
+                elapsed = time.perf_counter() - started
+                for emission in result.emissions:
+                    await send(
+                        self.outputs[emission.kind],
+                        key,
+                        emission.value,
+                        partition=None,
+                        timestamp=None,
+                        headers=None,
+                    )
+                self._observe(keyed, result, elapsed)
+                for failure in result.failures:
+                    await self._fold_failure(key, failure.raw, message, failure.message)
             self.positions[message.tp] = message.offset + 1
         value = encode_slot(slot)
         self.table[key] = value
         self._cache[key] = (value, slot)
 
-    def _observe(self, keyed: Keyed, result: StepResult, elapsed: float, key: bytes) -> None:
+    async def _fold_failure(self, key: bytes, raw: bytes | None, message: Any, why: str) -> None:
+        rejected = Rejected(
+            "processing_error",
+            (DeadLetterError(reason="processing_error", message=why[:2000]),),
+        )
+        await self._dead_letter(BY_MATERIAL.name, rejected, raw, key, message)
+
+    def _observe(self, keyed: Keyed, result: StepResult, elapsed: float) -> None:
         if result.applied:
             metrics.PROCESSING_SECONDS.observe(elapsed / result.applied)
         if keyed.produced_ms is not None:

@@ -3,14 +3,16 @@
 Input agents only validate and forward; everything order-sensitive happens after this repartition
 step. The envelope carries the replay's per-material sequence number and run id (if the producer
 stamped them) so that the stateful agent can restore file order across the four input topics.
-Layout: one line of compact JSON metadata, a newline, then the original event bytes unchanged
-(the stateful agent parses exactly the bytes the backtest would).
+Layout: b"K2", then per event a length-prefixed compact JSON metadata array and the
+length-prefixed original event bytes, unchanged (the stateful agent parses exactly the bytes
+the backtest would).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 SEQ_HEADER = "sentinel-seq"
@@ -31,18 +33,55 @@ class Keyed:
     """Kafka timestamp (ms) of the original input message, for the ingest-lag histogram."""
 
 
-def encode(keyed: Keyed) -> bytes:
-    meta = json.dumps(
-        [keyed.material, keyed.source, keyed.run, keyed.seq, keyed.produced_ms],
-        separators=(",", ":"),
-    )
-    return meta.encode() + b"\n" + keyed.raw
+MAGIC = b"K2"
+MAX_ENVELOPE_BYTES = 256 * 1024
+"""Split point of one envelope (a single event is at most the intake limit, 64 KiB default)."""
+_LEN = struct.Struct(">I")
 
 
-def decode(data: bytes) -> Keyed:
-    meta, _, raw = data.partition(b"\n")
-    material, source, run, seq, produced_ms = json.loads(meta)
-    return Keyed(material, raw, source, run, seq, produced_ms)
+def encode(items: Sequence[Keyed]) -> bytes:
+    """One envelope for consecutive events of one material (the intake batches them: one Kafka
+    message per material per intake batch, so the stateful agent sees few, larger messages)."""
+    parts: list[bytes] = [MAGIC]
+    for keyed in items:
+        meta = json.dumps(
+            [keyed.material, keyed.source, keyed.run, keyed.seq, keyed.produced_ms],
+            separators=(",", ":"),
+        ).encode()
+        parts += (_LEN.pack(len(meta)), meta, _LEN.pack(len(keyed.raw)), keyed.raw)
+    return b"".join(parts)
+
+
+def decode(data: bytes) -> list[Keyed]:
+    if data[:2] != MAGIC:
+        raise ValueError("not a by-material envelope (bad magic)")
+    view = memoryview(data)
+    pos = 2
+    items: list[Keyed] = []
+    while pos < len(data):
+        (size,) = _LEN.unpack_from(view, pos)
+        meta = json.loads(bytes(view[pos + 4 : pos + 4 + size]))
+        pos += 4 + size
+        (size,) = _LEN.unpack_from(view, pos)
+        raw = bytes(view[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+        material, source, run, seq, produced_ms = meta
+        items.append(Keyed(material, raw, source, run, seq, produced_ms))
+    return items
+
+
+def chunks(items: Sequence[Keyed], limit: int = MAX_ENVELOPE_BYTES) -> Iterator[list[Keyed]]:
+    """Consecutive runs of items whose raw bytes stay under `limit` (at least one item each)."""
+    chunk: list[Keyed] = []
+    size = 0
+    for keyed in items:
+        if chunk and size + len(keyed.raw) > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(keyed)
+        size += len(keyed.raw)
+    if chunk:
+        yield chunk
 
 
 def sequence_headers(run: str, seqs: Mapping[str, int]) -> list[tuple[str, bytes]]:
