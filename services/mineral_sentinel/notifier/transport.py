@@ -13,6 +13,7 @@ connections are never shared between names that happen to share an IP:
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -77,6 +78,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def _quiet_http_loggers() -> None:
+    """httpx logs every request at INFO: one line per delivery is noise and measurable CPU."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def make_client(
     guard: UrlGuard,
     timeout_s: float,
@@ -88,6 +95,7 @@ def make_client(
     `engine` picks the I/O under the guard: "aiohttp" (default, fast under concurrency) or
     "httpcore" (httpx's own pool). `verify` replaces the system CA store (private CAs, tests).
     """
+    _quiet_http_loggers()
     inner: httpx.AsyncBaseTransport
     if engine == "aiohttp":
         from .aiohttp_transport import AiohttpTransport
