@@ -56,10 +56,14 @@ def describe(payload: dict[str, Any]) -> str:
         quantity = data.get("quantity_t", 0)
         return (
             f"STOCKPILE {data.get('action', '?').upper():8} {data.get('material', '?'):18} "
-            f"{quantity:,.1f} t  cover {data.get('days_of_cover_before')} -> "
-            f"{data.get('days_of_cover_after')} days  {data.get('rationale', '')}"
+            f"{quantity:8,.1f} t  cover {_days(data.get('days_of_cover_before'))} -> "
+            f"{_days(data.get('days_of_cover_after'))} d  {data.get('rationale', '')}"
         )
     return f"{kind}: {json.dumps(data)[:120]}"
+
+
+def _days(value: object) -> str:
+    return f"{value:.0f}" if isinstance(value, int | float) else "n/a"
 
 
 @dataclass

@@ -242,7 +242,7 @@ def print_summary(result: dict[str, Any], run: DemoRun, backtest_dir: Path) -> N
     deliveries = items(result["deliveries"])
     receiver = run.receiver
     print("\n================ Mineral Sentinel demo: summary ================")
-    print(f"alerts published:           {len(alerts)}")
+    print(f"alert episodes:             {len(alerts)} (each updated in place, see receiver lines)")
     for alert in alerts[:10]:
         print(
             f"  {alert.get('material', '?'):14} {alert.get('status', '?'):9} "
