@@ -25,6 +25,7 @@ import httpx
 
 from ..config import Settings, load_settings
 from ..localkafka import BrokerError, broker_from_settings
+from ..localkafka.probe import metadata_answers
 from .receiver import Receiver
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -296,8 +297,11 @@ def run(args: argparse.Namespace) -> int:
     started_broker = False
     try:
         if not args.use_running:
-            step("starting Kafka (KRaft, local jars)")
-            started_broker = broker.start()
+            if metadata_answers(settings.kafka_bootstrap):
+                step(f"using the Kafka broker already answering at {settings.kafka_bootstrap}")
+            else:
+                step("starting Kafka (KRaft, local jars)")
+                started_broker = broker.start()
         result = asyncio.run(demo(demo_run, step))
         backtest_dir = run_dir / "backtest"
         step("running the same scenario through the offline backtest (charts)")
