@@ -31,9 +31,12 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
         return False
     was_at_risk = stored is not None and stored.status in AT_RISK_STATUSES
     status = event.status
+    index = state.at_risk_index
     if status == "arrived":
         if stored is not None:
             del state.shipments[sid]
+            if index is not None:
+                index.pop(sid, None)
         state.closed_shipments.pop(sid, None)
         state.closed_shipments[sid] = at
         if at < state.closed_oldest:
@@ -41,13 +44,21 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
         if len(state.closed_shipments) > policy.max_shipments:
             del state.closed_shipments[next(iter(state.closed_shipments))]
     else:
-        state.shipments[sid] = ShipmentState(
+        shipment = state.shipments[sid] = ShipmentState(
             shipment_id=sid,
             status=status,
             quantity_t=event.quantity_t,
             updated_at=at,
             event_id=event.event_id,
         )
+        if index is not None:
+            if status in AT_RISK_STATUSES:
+                if stored is None or was_at_risk:
+                    index[sid] = shipment  # appended with it, or replaced in place
+                else:
+                    state.at_risk_index = None  # it joins mid-order: rebuild when next needed
+            elif was_at_risk:
+                del index[sid]
         if at < state.shipments_oldest:
             state.shipments_oldest = at
         if status == "cancelled" and at < state.cancelled_oldest:
@@ -71,20 +82,26 @@ def _drop_oldest(state: MaterialState) -> None:
         state.shipments.values(), key=lambda s: (s.status in AT_RISK_STATUSES, s.updated_at)
     )
     del state.shipments[oldest.shipment_id]
+    if state.at_risk_index is not None:
+        state.at_risk_index.pop(oldest.shipment_id, None)
     state.at_risk_t = None
 
 
 def refresh_at_risk(state: MaterialState, policy: Policy) -> float:
     """Status-weighted tonnes at risk, recomputed from scratch (exact after a dump/load)."""
+    index = state.at_risk_index
+    if index is None:
+        index = state.at_risk_index = {
+            sid: shipment
+            for sid, shipment in state.shipments.items()
+            if shipment.status in AT_RISK_STATUSES
+        }
     total = 0.0
     ids: list[str] = []
     weight_of = policy.shipment_weights.get
-    at_risk = AT_RISK_STATUSES
-    for shipment in state.shipments.values():
-        status = shipment.status
-        if status in at_risk:
-            total += shipment.quantity_t * weight_of(status, 1.0)
-            ids.append(shipment.event_id)
+    for shipment in index.values():
+        total += shipment.quantity_t * weight_of(shipment.status, 1.0)
+        ids.append(shipment.event_id)
     state.at_risk_t = total
     state.at_risk_ids = ids
     return total
@@ -109,8 +126,11 @@ def prune_shipments(state: MaterialState, now: float, policy: Policy) -> None:
                 cancelled_oldest = updated
         state.shipments_oldest, state.cancelled_oldest = oldest, cancelled_oldest
         if doomed:
+            index = state.at_risk_index
             for sid in doomed:
                 del shipments[sid]
+                if index is not None:
+                    index.pop(sid, None)
             state.at_risk_t = None
     if state.closed_oldest < stale_before:
         closed = state.closed_shipments

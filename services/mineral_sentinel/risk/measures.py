@@ -69,7 +69,7 @@ def apply_export_control(state: MaterialState, event: ExportControl, at: float) 
         return False
     destinations = event.destinations
     reaches_eu = destinations is None or any(c in EU_MEMBER_STATES for c in destinations)
-    state.measures[event.measure_id] = MeasureState(
+    measure = state.measures[event.measure_id] = MeasureState(
         measure_id=event.measure_id,
         country=event.country,
         kind=event.measure,
@@ -83,8 +83,18 @@ def apply_export_control(state: MaterialState, event: ExportControl, at: float) 
         event_id=event.event_id,
         first_event_id=stored.first_event_id if stored is not None else event.event_id,
     )
+    end = _latest_end(measure)
+    if end < state.measures_min_end:
+        state.measures_min_end = end
     state.view = None
     return True
+
+
+def _latest_end(measure: MeasureState) -> float:
+    """The value `ended_at` returns for this measure whenever it returns one (inf: never)."""
+    if measure.status in INACTIVE_STATUSES:
+        return measure.updated_at
+    return math.inf if measure.expires_at is None else measure.expires_at
 
 
 def ended_at(measure: MeasureState, now: float) -> float | None:
@@ -144,7 +154,7 @@ def compute_view(
         intensity[country] = min(1.0, max(intensity.get(country, 0.0), weight))
         physical[country] = min(1.0, max(physical.get(country, 0.0), phys))
     uplift = policy.trade_factor_uplift
-    sr_baseline, _ = supply_risk(profile, catalog, {}, uplift)
+    sr_baseline = _baseline_sr(profile, catalog, uplift)
     sr_live, stage = supply_risk(profile, catalog, intensity, uplift)
     pressure, shock_stage, shortfall = 0.0, stage, 0.0
     for candidate in profile.stages:
@@ -167,9 +177,28 @@ def compute_view(
     )
 
 
+_BASELINES: dict[tuple[int, int, float], tuple[MaterialProfile, Catalog, float]] = {}
+
+
+def _baseline_sr(profile: MaterialProfile, catalog: Catalog, uplift: float) -> float:
+    """SR without live measures: a pure function of the (immutable) profile and catalog, so it
+    is memoised by identity; entries hold both objects, so an id is never reused meanwhile."""
+    key = (id(profile), id(catalog), uplift)
+    hit = _BASELINES.get(key)
+    if hit is not None and hit[0] is profile and hit[1] is catalog:
+        return hit[2]
+    value, _ = supply_risk(profile, catalog, {}, uplift)
+    if len(_BASELINES) >= 256:
+        _BASELINES.clear()
+    _BASELINES[key] = (profile, catalog, value)
+    return value
+
+
 def prune_measures(state: MaterialState, now: float, policy: Policy) -> None:
     """Forget measures that ended long ago, and the oldest ended ones beyond the cap."""
     horizon = now - policy.measure_retention_days * DAY
+    if state.measures_min_end >= horizon and len(state.measures) <= policy.max_measures:
+        return  # no measure ended before the horizon: nothing to forget
     for measure_id, measure in list(state.measures.items()):
         end = ended_at(measure, now)
         if end is not None and end < horizon:
@@ -180,3 +209,4 @@ def prune_measures(state: MaterialState, now: float, policy: Policy) -> None:
         )
         for _, mid in ended[: len(state.measures) - policy.max_measures]:
             del state.measures[mid]
+    state.measures_min_end = min(map(_latest_end, state.measures.values()), default=math.inf)

@@ -201,6 +201,9 @@ class MaterialState:
     at_risk_t: float | None = None
     at_risk_ids: list[str] = field(default_factory=list)
     frame: Frame | None = None
+    at_risk_index: dict[str, ShipmentState] | None = None
+    """The delayed/held/cancelled shipments, in `shipments` order (None: rebuild from it), so
+    the at-risk sum re-adds the same terms in the same order without scanning every shipment."""
     shipments_oldest: float = -math.inf
     """Lower bound of `updated_at` over `shipments` (housekeeping skips its scan while nothing
     can be due); -inf until the first scan, so a loaded state is scanned."""
@@ -208,6 +211,9 @@ class MaterialState:
     """Lower bound of `updated_at` over cancelled shipments."""
     closed_oldest: float = -math.inf
     """Lower bound of the times in `closed_shipments`."""
+    measures_min_end: float = -math.inf
+    """Lower bound of the times at which measures ended or will end (updated_at of suspended or
+    lifted ones, expires_at), so housekeeping skips the scan while none can be due."""
 
 
 def initial_state(material: str) -> MaterialState:
