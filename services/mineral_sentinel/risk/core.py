@@ -53,6 +53,12 @@ class Outputs:
 
 
 NO_OUTPUTS = Outputs()
+_KINDS: dict[type, int] = {
+    PriceObserved: 0,
+    ShipmentUpdated: 1,
+    ExportControl: 2,
+    StockpilePosition: 3,
+}
 
 
 def daily_need_t(profile: MaterialProfile) -> float | None:
@@ -80,17 +86,20 @@ def apply_event(
     if event_id in seen:
         return state, NO_OUTPUTS
     material = state.material
-    # one type test per event (the classes are disjoint): 0 price, 1 shipment, 2 control, 3 stock
-    if isinstance(event, PriceObserved):
-        kind = 0
-    elif isinstance(event, ShipmentUpdated):
-        kind = 1
-    elif isinstance(event, ExportControl):
-        kind = 2
-        if material not in event.materials:
-            raise ValueError(f"export control {event.measure_id} does not name {material}")
-    else:
-        kind = 3
+    # one type test per event (the classes are disjoint): 0 price, 1 shipment, 2 control, 3 stock;
+    # an exact-type lookup first (pydantic's isinstance is slow), isinstance for subclasses
+    kind = _KINDS.get(type(event))
+    if kind is None:
+        if isinstance(event, PriceObserved):
+            kind = 0
+        elif isinstance(event, ShipmentUpdated):
+            kind = 1
+        elif isinstance(event, ExportControl):
+            kind = 2
+        else:
+            kind = 3
+    if kind == 2 and material not in event.materials:  # type: ignore[union-attr]
+        raise ValueError(f"export control {event.measure_id} does not name {material}")  # type: ignore[union-attr]
     if kind != 2 and event.material != material:  # type: ignore[union-attr]
         raise ValueError(f"event for {event.material} applied to state of {material}")  # type: ignore[union-attr]
     profile = catalog.materials.get(material)
