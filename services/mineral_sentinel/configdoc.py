@@ -1,9 +1,13 @@
 """The configuration table of the README, generated from `Settings` (one source of truth).
 
-`python -m mineral_sentinel.configdoc` prints it; a unit test fails when the README's copy drifts.
+`python -m mineral_sentinel.configdoc` prints it, `... --write README.md` replaces the copy between
+the markers; a unit test fails when the README's copy drifts.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from pydantic_core import PydanticUndefined
 
@@ -39,5 +43,14 @@ def settings_table() -> str:
     return "\n".join([BEGIN, *rows, END])
 
 
+def write_into(path: Path) -> None:
+    text = path.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    path.write_text(text[:start] + settings_table() + text[end:])
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    if sys.argv[1:2] == ["--write"]:
+        write_into(Path(sys.argv[2]))
+    else:
+        print(settings_table())

@@ -15,7 +15,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_settings_table_matches_the_settings_model() -> None:
     assert settings_table() in README.read_text(), (
-        "README settings table drifted: paste `python -m mineral_sentinel.configdoc` into it"
+        "README settings table drifted: python -m mineral_sentinel.configdoc --write README.md"
     )
 
 
