@@ -60,8 +60,9 @@ def lines(catalog: Catalog) -> Any:
         yield json.dumps(event, separators=(",", ":"))
 
 
-def fold_chunk(events: list[Any], states: dict[str, MaterialState], catalog: Catalog,
-               policy: Policy) -> int:
+def fold_chunk(
+    events: list[Any], states: dict[str, MaterialState], catalog: Catalog, policy: Policy
+) -> int:
     emitted = 0
     for event in events:
         targets = event.materials if isinstance(event, ExportControl) else (event.material,)
@@ -99,12 +100,13 @@ def test_core_throughput_and_memory() -> None:
         t_core += time.perf_counter() - t
         events += len(chunk)
         if events in (CHUNK * 4, N_EVENTS) or not sizes_at:
-            sizes_at[f"after {events:,} events"] = (
-                sum(len(dump_state(s)) for s in states.values()) / max(1, len(states))
-            )
+            sizes_at[f"after {events:,} events"] = sum(
+                len(dump_state(s)) for s in states.values()
+            ) / max(1, len(states))
     sizes = "; ".join(f"{k}: {v / 1024:.1f} KiB" for k, v in sizes_at.items())
-    print(f"\n[bench_core] {events:,} events across {len(states)} materials, "
-          f"{emitted:,} with outputs")
+    print(
+        f"\n[bench_core] {events:,} events across {len(states)} materials, {emitted:,} with outputs"
+    )
     print(f"  baseline  json.loads only        : {events / t_json:>12,.0f} events/s")
     print(f"  baseline  pydantic parse only    : {events / t_parse:>12,.0f} events/s")
     print(f"  core, parsing excluded           : {events / t_core:>12,.0f} events/s")
@@ -119,8 +121,10 @@ def test_core_throughput_and_memory() -> None:
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  tracemalloc over 100,000 events  : current {current / 2**20:.1f} MiB, "
-          f"peak {peak / 2**20:.1f} MiB")
+    print(
+        f"  tracemalloc over 100,000 events  : current {current / 2**20:.1f} MiB, "
+        f"peak {peak / 2**20:.1f} MiB"
+    )
     print(f"  peak RSS of the process          : {rss_mib:.0f} MiB")
 
     assert events == N_EVENTS

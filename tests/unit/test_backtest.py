@@ -20,13 +20,24 @@ pytestmark = pytest.mark.unit
 
 def _lines() -> list[str]:
     ev = Events()
-    events = [*calm_prices(ev, 0, 20), ev.position(day(0), 9.0),
-              ev.control(status="announced", announced_at=day(21), effective_at=day(40),
-                         materials=["gallium", "germanium"]),
-              *calm_prices(ev, 22, 5),
-              ev.control(status="lifted", announced_at=day(21), effective_at=day(60),
-                         materials=["gallium", "germanium"]),
-              *calm_prices(ev, 61, 10)]
+    events = [
+        *calm_prices(ev, 0, 20),
+        ev.position(day(0), 9.0),
+        ev.control(
+            status="announced",
+            announced_at=day(21),
+            effective_at=day(40),
+            materials=["gallium", "germanium"],
+        ),
+        *calm_prices(ev, 22, 5),
+        ev.control(
+            status="lifted",
+            announced_at=day(21),
+            effective_at=day(60),
+            materials=["gallium", "germanium"],
+        ),
+        *calm_prices(ev, 61, 10),
+    ]
     return [e.model_dump_json() for e in events]
 
 
@@ -38,7 +49,10 @@ def test_bad_lines_are_reported_with_number_and_reason_and_skipped():
     lines.insert(5, Events("lithium").price(day(1), 1.0).model_dump_json())
     result = run_backtest(lines, CATALOG, Policy())
     assert [(b.line_no, b.reason) for b in result.bad_lines] == [
-        (3, "invalid_json"), (4, "schema_violation"), (6, "unknown_material")]
+        (3, "invalid_json"),
+        (4, "schema_violation"),
+        (6, "unknown_material"),
+    ]
     assert result.events == len(lines) - 4
     assert summary(result, "f.jsonl")["bad_lines"] == 3
 
@@ -69,11 +83,16 @@ def test_cli_writes_outputs_and_charts(tmp_path: Path, monkeypatch: pytest.Monke
     for run in ("a", "b"):
         args = parser.parse_args([str(events), "--out", str(tmp_path / run)])
         assert backtest_cli.run(args) == 0
-        outputs.append({p.name: p.read_bytes() for p in (tmp_path / run).iterdir()
-                        if p.suffix != ".png"})
+        outputs.append(
+            {p.name: p.read_bytes() for p in (tmp_path / run).iterdir() if p.suffix != ".png"}
+        )
     assert outputs[0] == outputs[1]
-    assert set(outputs[0]) == {"alerts.jsonl", "recommendations.jsonl", "risk.jsonl",
-                               "summary.json"}
+    assert set(outputs[0]) == {
+        "alerts.jsonl",
+        "recommendations.jsonl",
+        "risk.jsonl",
+        "summary.json",
+    }
     report = json.loads(outputs[0]["summary.json"])
     assert report["materials"]["gallium"]["first_alert_at"] is not None
     assert report["materials"]["gallium"]["alerts_unresolved"] == 0

@@ -54,14 +54,24 @@ def test_minimum_dwell_delays_a_downgrade_in_event_time():
 
 def _episode() -> tuple[list[Any], tuple[MaterialState, list[Outputs]]]:
     ev = Events()
-    announced = ev.control(status="announced", announced_at=day(30), effective_at=day(60),
-                           event_id="ann")
-    effective = ev.control(status="effective", announced_at=day(30), effective_at=day(60),
-                           event_id="eff")
-    lifted = ev.control(status="lifted", announced_at=day(30), effective_at=day(200),
-                        event_id="lift")
-    events = [*calm_prices(ev, 0, 30), ev.position(day(0), 9.0), announced,
-              *calm_prices(ev, 31, 20), effective, lifted, *calm_prices(ev, 201, 10)]
+    announced = ev.control(
+        status="announced", announced_at=day(30), effective_at=day(60), event_id="ann"
+    )
+    effective = ev.control(
+        status="effective", announced_at=day(30), effective_at=day(60), event_id="eff"
+    )
+    lifted = ev.control(
+        status="lifted", announced_at=day(30), effective_at=day(200), event_id="lift"
+    )
+    events = [
+        *calm_prices(ev, 0, 30),
+        ev.position(day(0), 9.0),
+        announced,
+        *calm_prices(ev, 31, 20),
+        effective,
+        lifted,
+        *calm_prices(ev, 201, 10),
+    ]
     return events, fold(events)
 
 
@@ -90,8 +100,13 @@ def test_alert_id_is_a_function_of_material_and_opening_event():
 def test_a_new_episode_after_resolution_gets_a_new_alert_id():
     _events, (state, outs) = _episode()
     ev = Events()
-    again = ev.control(status="announced", announced_at=day(220), effective_at=day(260),
-                       measure_id="second", event_id="ann2")
+    again = ev.control(
+        status="announced",
+        announced_at=day(220),
+        effective_at=day(260),
+        measure_id="second",
+        event_id="ann2",
+    )
     state, outs2 = fold([again], state=state)
     first_id = next(a.alert_id for o in outs for a in o.alerts)
     new = outs2[0].alerts[0]
@@ -103,8 +118,9 @@ def test_duplicate_event_id_changes_nothing_and_emits_nothing():
     events = [*calm_prices(ev, 0, 10)]
     state, _ = fold(events)
     before = dump_state(state)
-    dup = ev.control(status="effective", announced_at=day(0), effective_at=day(0),
-                     event_id=events[3].event_id)
+    dup = ev.control(
+        status="effective", announced_at=day(0), effective_at=day(0), event_id=events[3].event_id
+    )
     _, out = apply_event(state, dup, CATALOG, POLICY)
     assert not out
     assert dump_state(state) == before
@@ -140,8 +156,9 @@ def test_material_mismatch_and_unknown_material_raise_before_any_change():
     from mineral_sentinel.risk import UnknownMaterialError
 
     with pytest.raises(UnknownMaterialError):
-        apply_event(initial_state("unobtainium"), Events("unobtainium").price(day(0), 1.0),
-                    CATALOG, POLICY)
+        apply_event(
+            initial_state("unobtainium"), Events("unobtainium").price(day(0), 1.0), CATALOG, POLICY
+        )
 
 
 def test_accessors_for_the_api():
@@ -157,9 +174,17 @@ def test_accessors_for_the_api():
 
 def _decide(**overrides: Any) -> Decision:
     args: dict[str, Any] = dict(
-        stock_t=900.0, daily_t=10.0, target_days=60.0, floor_days=20.0,
-        restriction_shortfall=0.0, at_risk_t=0.0, market=0.0, elevated=False, alert_id=None,
-        policy=POLICY)
+        stock_t=900.0,
+        daily_t=10.0,
+        target_days=60.0,
+        floor_days=20.0,
+        restriction_shortfall=0.0,
+        at_risk_t=0.0,
+        market=0.0,
+        elevated=False,
+        alert_id=None,
+        policy=POLICY,
+    )
     args.update(overrides)
     decision = decide(**args)
     assert decision is not None  # without last_key a decision is always returned
@@ -210,9 +235,17 @@ def test_replenish_only_when_calm_below_target_and_prices_not_elevated():
 def test_decide_returns_nothing_when_the_key_is_unchanged():
     first = _decide(stock_t=400.0)
     common: dict[str, Any] = dict(
-        stock_t=400.0, daily_t=10.0, target_days=60.0, floor_days=20.0,
-        restriction_shortfall=0.0, at_risk_t=0.0, market=0.0, alert_id=None, policy=POLICY,
-        last_key=first.key)
+        stock_t=400.0,
+        daily_t=10.0,
+        target_days=60.0,
+        floor_days=20.0,
+        restriction_shortfall=0.0,
+        at_risk_t=0.0,
+        market=0.0,
+        alert_id=None,
+        policy=POLICY,
+        last_key=first.key,
+    )
     assert decide(elevated=False, **common) is None
     changed = decide(elevated=True, **common)
     assert changed is not None and changed.key == "hold:prices"
@@ -220,8 +253,9 @@ def test_decide_returns_nothing_when_the_key_is_unchanged():
 
 def test_recommendations_are_emitted_only_on_a_change_of_decision():
     ev = Events()
-    _state, outs = fold([ev.position(day(0), 9.0), *calm_prices(ev, 1, 20),
-                        ev.position(day(21), 9.0)])
+    _state, outs = fold(
+        [ev.position(day(0), 9.0), *calm_prices(ev, 1, 20), ev.position(day(21), 9.0)]
+    )
     recs = [r for o in outs for r in o.recommendations]
     assert [r.action for r in recs] == ["hold"]
 

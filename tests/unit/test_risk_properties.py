@@ -15,8 +15,7 @@ from mineral_sentinel.risk.core import read
 from .risk_fixtures import CATALOG, POLICY, Events, calm_prices, day, fold
 
 pytestmark = pytest.mark.unit
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 KINDS = ("other", "export_tax", "licensing", "quota", "ban")
 STATUSES = ("announced", "effective", "amended", "suspended", "lifted")
@@ -32,23 +31,37 @@ def event_lists(draw, max_size: int = 40):
         t = day(draw(st.floats(min_value=0, max_value=400, allow_nan=False)))
         kind = draw(st.sampled_from(["price", "price", "price", "ship", "ctrl", "stock", "dup"]))
         if kind == "price":
-            events.append(ev.price(t, draw(st.floats(min_value=1e-3, max_value=1e6)),
-                                   market=draw(st.sampled_from(["rotterdam", "china", None]))))
+            events.append(
+                ev.price(
+                    t,
+                    draw(st.floats(min_value=1e-3, max_value=1e6)),
+                    market=draw(st.sampled_from(["rotterdam", "china", None])),
+                )
+            )
         elif kind == "ship":
-            events.append(ev.shipment(
-                t, draw(st.sampled_from(["a", "b", "c"])),
-                draw(st.sampled_from(["booked", "delayed", "held", "arrived", "cancelled"])),
-                draw(st.floats(min_value=0.001, max_value=1e5))))
+            events.append(
+                ev.shipment(
+                    t,
+                    draw(st.sampled_from(["a", "b", "c"])),
+                    draw(st.sampled_from(["booked", "delayed", "held", "arrived", "cancelled"])),
+                    draw(st.floats(min_value=0.001, max_value=1e5)),
+                )
+            )
         elif kind == "ctrl":
             effective = day(draw(st.floats(min_value=0, max_value=400)))
             expires = draw(st.one_of(st.none(), st.floats(min_value=0, max_value=300)))
-            events.append(ev.control(
-                status=draw(st.sampled_from(STATUSES)), announced_at=t, effective_at=effective,
-                measure=draw(st.sampled_from(KINDS)),
-                measure_id=draw(st.sampled_from(["m1", "m2"])),
-                coverage=draw(st.floats(min_value=0, max_value=1)),
-                expires_at=None if expires is None else effective + (day(expires) - day(0)),
-                destinations=draw(st.one_of(st.none(), st.just(["US"]), st.just(["DE"])))))
+            events.append(
+                ev.control(
+                    status=draw(st.sampled_from(STATUSES)),
+                    announced_at=t,
+                    effective_at=effective,
+                    measure=draw(st.sampled_from(KINDS)),
+                    measure_id=draw(st.sampled_from(["m1", "m2"])),
+                    coverage=draw(st.floats(min_value=0, max_value=1)),
+                    expires_at=None if expires is None else effective + (day(expires) - day(0)),
+                    destinations=draw(st.one_of(st.none(), st.just(["US"]), st.just(["DE"]))),
+                )
+            )
         elif kind == "stock":
             events.append(ev.position(t, draw(st.floats(min_value=0, max_value=1e4))))
         elif events:
@@ -93,13 +106,19 @@ def test_dump_load_at_any_point_gives_identical_outputs(events, data):
     assert dump_state(restored) == dump_state(state)
     _, rest = fold(events[split:], state=restored)
     as_json = [
-        (o.snapshot and o.snapshot.model_dump_json(), [a.model_dump_json() for a in o.alerts],
-         [r.model_dump_json() for r in o.recommendations])
+        (
+            o.snapshot and o.snapshot.model_dump_json(),
+            [a.model_dump_json() for a in o.alerts],
+            [r.model_dump_json() for r in o.recommendations],
+        )
         for o in straight
     ]
     assert as_json == [
-        (o.snapshot and o.snapshot.model_dump_json(), [a.model_dump_json() for a in o.alerts],
-         [r.model_dump_json() for r in o.recommendations])
+        (
+            o.snapshot and o.snapshot.model_dump_json(),
+            [a.model_dump_json() for a in o.alerts],
+            [r.model_dump_json() for r in o.recommendations],
+        )
         for o in first + rest
     ]
 
@@ -110,8 +129,14 @@ def _score(state: MaterialState) -> float:
 
 
 @SETTINGS
-@given(event_lists(max_size=15), st.integers(0, 4), st.integers(0, 4),
-       st.floats(0, 1), st.floats(0, 1), st.sampled_from(["announced", "effective"]))
+@given(
+    event_lists(max_size=15),
+    st.integers(0, 4),
+    st.integers(0, 4),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.sampled_from(["announced", "effective"]),
+)
 def test_a_harsher_measure_never_lowers_risk(events, k1, k2, c1, c2, status):
     """Harsher = later in ban > quota > licensing > export tax > other, or wider coverage.
     Compared after the licensing lag: during the lag licensing is deliberately near-prohibitive
@@ -120,19 +145,28 @@ def test_a_harsher_measure_never_lowers_risk(events, k1, k2, c1, c2, status):
     scores = []
     for kind, coverage in ((KINDS[k_lo], c_lo), (KINDS[k_hi], c_hi)):
         ev = Events()
-        measure = ev.control(status=status, measure=kind, coverage=coverage,
-                             announced_at=day(450), effective_at=day(455),
-                             measure_id="probe", event_id="probe")
-        later = ev.position(day(540) if status == "effective" else day(451), 5.0,
-                            event_id="later")
+        measure = ev.control(
+            status=status,
+            measure=kind,
+            coverage=coverage,
+            announced_at=day(450),
+            effective_at=day(455),
+            measure_id="probe",
+            event_id="probe",
+        )
+        later = ev.position(day(540) if status == "effective" else day(451), 5.0, event_id="later")
         state, _ = fold([*events, measure, later])
         scores.append(_score(state))
     assert scores[1] >= scores[0] - 1e-9
 
 
 @SETTINGS
-@given(event_lists(max_size=15), st.floats(0.001, 1e4), st.floats(0.001, 1e4),
-       st.sampled_from(["delayed", "held", "cancelled"]))
+@given(
+    event_lists(max_size=15),
+    st.floats(0.001, 1e4),
+    st.floats(0.001, 1e4),
+    st.sampled_from(["delayed", "held", "cancelled"]),
+)
 def test_a_larger_delayed_tonnage_never_lowers_risk(events, q1, q2, status):
     scores = []
     for quantity in sorted((q1, q2)):
@@ -143,14 +177,16 @@ def test_a_larger_delayed_tonnage_never_lowers_risk(events, q1, q2, status):
 
 
 @SETTINGS
-@given(st.integers(5, 40), st.floats(-0.5, 3.0), st.floats(-0.5, 3.0),
-       st.floats(0.0, 60.0))
+@given(st.integers(5, 40), st.floats(-0.5, 3.0), st.floats(-0.5, 3.0), st.floats(0.0, 60.0))
 def test_a_larger_price_jump_never_lowers_risk(history, j1, j2, later_days):
     scores = []
     for jump in sorted((j1, j2)):
         ev = Events()
-        events = [*calm_prices(ev, 0, history), ev.price(day(history), 300.0 * (1 + jump)),
-                  ev.position(day(history + later_days), 5.0)]
+        events = [
+            *calm_prices(ev, 0, history),
+            ev.price(day(history), 300.0 * (1 + jump)),
+            ev.position(day(history + later_days), 5.0),
+        ]
         state, _ = fold(events)
         scores.append(_score(state))
     assert scores[1] >= scores[0] - 1e-9

@@ -98,8 +98,10 @@ def test_announced_is_a_leading_signal_weaker_than_effective():
 
 def test_announced_measure_takes_effect_on_its_date_without_a_new_event():
     ev = Events()
-    events = [ev.control(status="announced", announced_at=day(0), effective_at=day(10)),
-              ev.price(day(11), 300.0)]
+    events = [
+        ev.control(status="announced", announced_at=day(0), effective_at=day(10)),
+        ev.price(day(11), 300.0),
+    ]
     view, _ = _view_after(events)
     assert view.shortfall > 0.0
 
@@ -120,8 +122,7 @@ def test_severity_orders_measure_kinds():
     pressures = []
     for kind in ("other", "export_tax", "licensing", "quota", "ban"):
         ev = Events()
-        c = ev.control(status="effective", measure=kind, announced_at=day(0),
-                       effective_at=day(0))
+        c = ev.control(status="effective", measure=kind, announced_at=day(0), effective_at=day(0))
         view, _ = _view_after([c, ev.price(day(100), 1.0)])  # after any licensing lag
         pressures.append(view.pressure)
     assert pressures == sorted(pressures)
@@ -144,8 +145,13 @@ def test_suspended_then_lifted_release_pressure_and_resumption_restores_it():
 
 def test_expires_at_is_honoured_in_event_time():
     ev = Events()
-    c = ev.control(status="effective", measure="ban", announced_at=day(0), effective_at=day(0),
-                   expires_at=day(10))
+    c = ev.control(
+        status="effective",
+        measure="ban",
+        announced_at=day(0),
+        effective_at=day(0),
+        expires_at=day(10),
+    )
     before, _ = _view_after([c, ev.price(day(9), 1.0)])
     after, _ = _view_after([c, ev.price(day(10), 1.0)])
     assert before.pressure == pytest.approx(0.98)
@@ -155,10 +161,20 @@ def test_expires_at_is_honoured_in_event_time():
 
 def test_measure_aimed_at_non_eu_destinations_weighs_less_and_causes_no_eu_shortfall():
     ev = Events()
-    us_only = ev.control(status="effective", measure="ban", announced_at=day(0),
-                         effective_at=day(0), destinations=["US"])
-    eu_too = Events().control(status="effective", measure="ban", announced_at=day(0),
-                              effective_at=day(0), destinations=["US", "NL"])
+    us_only = ev.control(
+        status="effective",
+        measure="ban",
+        announced_at=day(0),
+        effective_at=day(0),
+        destinations=["US"],
+    )
+    eu_too = Events().control(
+        status="effective",
+        measure="ban",
+        announced_at=day(0),
+        effective_at=day(0),
+        destinations=["US", "NL"],
+    )
     view_us, _ = _view_after([us_only])
     view_eu, _ = _view_after([eu_too])
     assert view_us.pressure == pytest.approx(0.98 * 0.35)
@@ -177,8 +193,12 @@ def test_older_measure_update_does_not_regress_newer_state():
 
 def test_one_export_control_applies_to_each_material_it_names():
     ev = Events()
-    control = ev.control(status="announced", announced_at=day(0), effective_at=day(30),
-                         materials=["gallium", "germanium"])
+    control = ev.control(
+        status="announced",
+        announced_at=day(0),
+        effective_at=day(30),
+        materials=["gallium", "germanium"],
+    )
     for material in ("gallium", "germanium"):
         state, _out = apply_event(initial_state(material), control, CATALOG, POLICY)
         assert "cn-ga-ge-2023" in state.measures
@@ -192,10 +212,14 @@ def test_one_export_control_applies_to_each_material_it_names():
 def test_days_at_risk_weight_status_and_drop_arrived_shipments():
     ev = Events()
     daily = 36.5 / 365  # 0.1 t/day
-    state, _ = fold([ev.shipment(day(0), "a", "delayed", 1.0),
-                     ev.shipment(day(0), "b", "held", 1.0),
-                     ev.shipment(day(0), "c", "cancelled", 1.0),
-                     ev.shipment(day(0), "d", "in_transit", 5.0)])
+    state, _ = fold(
+        [
+            ev.shipment(day(0), "a", "delayed", 1.0),
+            ev.shipment(day(0), "b", "held", 1.0),
+            ev.shipment(day(0), "c", "cancelled", 1.0),
+            ev.shipment(day(0), "d", "in_transit", 5.0),
+        ]
+    )
     r = reading_of(state)
     assert r.at_risk_t == pytest.approx(0.25 + 0.75 + 1.0)
     assert r.values[2] == pytest.approx(min(100.0, 100 * (2.0 / daily) / 30))
@@ -206,11 +230,13 @@ def test_days_at_risk_weight_status_and_drop_arrived_shipments():
 
 def test_cancelled_shipment_is_forgotten_after_its_memory_and_late_updates_cannot_resurrect():
     ev = Events()
-    state, _ = fold([ev.shipment(day(0), "c", "cancelled", 2.0),
-                     ev.shipment(day(0), "x", "arrived", 2.0)])
+    state, _ = fold(
+        [ev.shipment(day(0), "c", "cancelled", 2.0), ev.shipment(day(0), "x", "arrived", 2.0)]
+    )
     assert reading_of(state).at_risk_t == pytest.approx(2.0)
-    state, _ = fold([ev.price(day(31), 300.0), ev.shipment(day(-1), "x", "delayed", 2.0)],
-                    state=state)
+    state, _ = fold(
+        [ev.price(day(31), 300.0), ev.shipment(day(-1), "x", "delayed", 2.0)], state=state
+    )
     assert "c" not in state.shipments
     assert "x" not in state.shipments  # older than its arrival: ignored
     assert reading_of(state).at_risk_t == 0.0
@@ -218,8 +244,9 @@ def test_cancelled_shipment_is_forgotten_after_its_memory_and_late_updates_canno
 
 def test_shipment_update_older_than_stored_is_ignored():
     ev = Events()
-    state, _ = fold([ev.shipment(day(5), "a", "in_transit", 3.0),
-                     ev.shipment(day(4), "a", "held", 3.0)])
+    state, _ = fold(
+        [ev.shipment(day(5), "a", "in_transit", 3.0), ev.shipment(day(4), "a", "held", 3.0)]
+    )
     assert state.shipments["a"].status == "in_transit"
 
 
@@ -304,17 +331,27 @@ def test_regional_spread_widening_is_a_signal_only_for_same_currency_and_unit():
     late = []
     for i in range(30, 37):
         late.append(ev.price(day(i), 300.0, market="rotterdam"))
-        late.append(ev.price(day(i).replace(hour=1), 250.0 * (1 - 0.04 * (i - 29)),
-                             market="china_domestic"))
+        late.append(
+            ev.price(day(i).replace(hour=1), 250.0 * (1 - 0.04 * (i - 29)), market="china_domestic")
+        )
     widened, _ = fold(late, state=state)
     assert max(s.signal for s in widened.spreads.values()) > 0
     assert reading_of(widened).values[3] > 0
 
     ev2 = Events()
-    other = [ev2.price(day(i), 300.0 * (1.004 if i % 2 else 0.996), market="rotterdam")
-             for i in range(30)]
-    other += [ev2.price(day(i).replace(hour=1), 2000.0 * (0.6 if i > 29 else 1.0),
-                        market="china_domestic", currency="CNY") for i in range(37)]
+    other = [
+        ev2.price(day(i), 300.0 * (1.004 if i % 2 else 0.996), market="rotterdam")
+        for i in range(30)
+    ]
+    other += [
+        ev2.price(
+            day(i).replace(hour=1),
+            2000.0 * (0.6 if i > 29 else 1.0),
+            market="china_domestic",
+            currency="CNY",
+        )
+        for i in range(37)
+    ]
     state2, _ = fold(other)
     assert not state2.spreads
 
@@ -343,10 +380,13 @@ def test_thin_stock_amplifies_a_disruption():
 
 def test_score_stays_finite_and_bounded_under_everything_at_once():
     ev = Events()
-    events = [*calm_prices(ev, 0, 30), ev.position(day(0), 0.0),
-              ev.control(status="effective", measure="ban", announced_at=day(0),
-                         effective_at=day(0)),
-              ev.shipment(day(30), "a", "cancelled", 1e6), ev.price(day(31), 1e6)]
+    events = [
+        *calm_prices(ev, 0, 30),
+        ev.position(day(0), 0.0),
+        ev.control(status="effective", measure="ban", announced_at=day(0), effective_at=day(0)),
+        ev.shipment(day(30), "a", "cancelled", 1e6),
+        ev.price(day(31), 1e6),
+    ]
     state, _ = fold(events)
     r = reading_of(state)
     assert all(0.0 <= v <= 100.0 for v in r.values)

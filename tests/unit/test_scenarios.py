@@ -47,8 +47,11 @@ ANNOUNCEMENT = datetime(2023, 7, 3, 8, 0, tzinfo=UTC)
 @pytest.mark.parametrize("material", ["gallium", "germanium"])
 def test_gallium_and_germanium_reach_warning_within_a_day_of_the_announcement(material: str):
     result = backtest("china_gallium_germanium_2023")
-    reached = [a.updated_at for a in result.alerts if a.material == material
-               and LEVEL_ORDER[a.severity] >= LEVEL_ORDER["warning"]]
+    reached = [
+        a.updated_at
+        for a in result.alerts
+        if a.material == material and LEVEL_ORDER[a.severity] >= LEVEL_ORDER["warning"]
+    ]
     assert reached, f"{material} never reached warning"
     assert ANNOUNCEMENT <= reached[0] <= ANNOUNCEMENT + timedelta(days=1)
     earlier = [a for a in result.alerts if a.material == material and a.updated_at < ANNOUNCEMENT]
@@ -58,8 +61,9 @@ def test_gallium_and_germanium_reach_warning_within_a_day_of_the_announcement(ma
 def test_gallium_gets_a_release_that_keeps_cover_at_or_above_the_floor():
     result = backtest("china_gallium_germanium_2023")
     floor = load_catalog().material("gallium").floor_days
-    releases = [r for r in result.recommendations
-                if r.material == "gallium" and r.action == "release"]
+    releases = [
+        r for r in result.recommendations if r.material == "gallium" and r.action == "release"
+    ]
     assert releases
     for release in releases:
         assert release.quantity_t > 0
@@ -75,11 +79,14 @@ def test_calm_year_produces_no_warning_or_critical_alert():
     assert not [r for r in result.recommendations if r.action == "release"]
 
 
-@pytest.mark.parametrize(("name", "material", "start"), [
-    ("china_graphite_2023", "natural_graphite", datetime(2023, 10, 20, 9, tzinfo=UTC)),
-    ("indonesia_nickel_2019", "nickel", datetime(2019, 8, 30, 3, tzinfo=UTC)),
-    ("drc_cobalt_2025", "cobalt", datetime(2025, 2, 22, 11, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("name", "material", "start"),
+    [
+        ("china_graphite_2023", "natural_graphite", datetime(2023, 10, 20, 9, tzinfo=UTC)),
+        ("indonesia_nickel_2019", "nickel", datetime(2019, 8, 30, 3, tzinfo=UTC)),
+        ("drc_cobalt_2025", "cobalt", datetime(2025, 2, 22, 11, tzinfo=UTC)),
+    ],
+)
 def test_historical_measures_raise_an_alert_on_their_first_day(name, material, start):
     result = backtest(name)
     first = [a for a in result.alerts if a.material == material and a.updated_at >= start]
