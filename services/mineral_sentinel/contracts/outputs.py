@@ -108,13 +108,17 @@ class DeadLetterError(OutputMessage):
     message: Annotated[str, Field(max_length=2000)]
 
 
+DEAD_LETTER_VALUE_LIMIT = 256 * 1024
+"""Bytes of the original value a dead letter keeps: its base64 must fit Kafka's default 1 MB."""
+
+
 class DeadLetter(OutputMessage):
     type: Literal["dead_letter"] = "dead_letter"
     source_topic: str
     source_partition: int | None
     source_offset: int | None
     key_b64: str | None = Field(None, description="original key bytes, base64")
-    value_b64: str = Field(description="original value bytes, base64 (truncated over 1 MiB)")
+    value_b64: str = Field(description="original value bytes, base64 (the first 256 KiB)")
     value_size: int = Field(ge=0, description="size of the original value in bytes")
     errors: Annotated[list[DeadLetterError], Field(min_length=1, max_length=20)]
     received_at: Timestamp

@@ -18,7 +18,13 @@ from mode import Service
 from pydantic import ValidationError
 
 from ..config import Settings, load_settings
-from ..contracts.outputs import Alert, DeadLetter, DeadLetterError, StockpileRecommendation
+from ..contracts.outputs import (
+    DEAD_LETTER_VALUE_LIMIT,
+    Alert,
+    DeadLetter,
+    DeadLetterError,
+    StockpileRecommendation,
+)
 from ..faustkit import make_app
 from ..kafka_admin import ensure_topics
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
@@ -88,7 +94,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
             source_partition=event.message.partition,
             source_offset=event.message.offset,
             key_b64=base64.b64encode(event.key).decode() if event.key else None,
-            value_b64=base64.b64encode(value[:MAX_MESSAGE_BYTES]).decode(),
+            value_b64=base64.b64encode(value[:DEAD_LETTER_VALUE_LIMIT]).decode(),
             value_size=len(value),
             errors=[DeadLetterError(reason=reason, path=path, message=message[:2000])],  # type: ignore[arg-type]
             received_at=datetime.now(UTC),
