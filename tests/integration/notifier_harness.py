@@ -6,7 +6,8 @@ Not a test module: imported by tests/integration/test_notifier*.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from mineral_sentinel.topics import ALERTS, RECOMMENDATIONS
 from tests.helpers.kafka import produce
 from tests.helpers.polling import async_wait_until
 from tests.helpers.processes import ServiceProcess, free_port
-from tests.helpers.receiver import Received
+from tests.helpers.receiver import Received, Receiver
 
 TOKEN = "notifier-test-token"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -138,3 +139,28 @@ def verify(secret: str, request: Received) -> dict[str, Any]:
     """Verify a received webhook with the reference library; returns the parsed body."""
     payload: dict[str, Any] = Webhook(secret).verify(request.body, request.headers)
     return payload
+
+
+@asynccontextmanager
+async def running_notifier(kafka_bootstrap: str, prefix: str, tmp: Path) -> AsyncIterator[Notifier]:
+    """One notifier worker for a test module: started, ready, stopped at the end."""
+    env = {
+        "SENTINEL_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "SENTINEL_TOPIC_PREFIX": prefix,
+        "SENTINEL_DATA_DIR": str(tmp / "data"),
+    }
+    worker = start_notifier(env, tmp / "notifier.log")
+    try:
+        await worker.wait_ready()
+        yield worker
+    finally:
+        worker.process.stop()
+
+
+@asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    receiver = await Receiver().start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()

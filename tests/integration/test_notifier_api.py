@@ -16,7 +16,8 @@ from tests.integration.notifier_harness import (
     Notifier,
     alert,
     publish,
-    start_notifier,
+    running_notifier,
+    running_receiver,
     subscribe,
     verify,
 )
@@ -34,27 +35,15 @@ async def notifier(
     kafka_bootstrap: str, module_prefix: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Notifier]:
     tmp = tmp_path_factory.mktemp("notifier-api")
-    env = {
-        "SENTINEL_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "SENTINEL_TOPIC_PREFIX": module_prefix,
-        "SENTINEL_DATA_DIR": str(tmp / "data"),
-    }
-    worker = start_notifier(env, tmp / "notifier.log")
-    try:
-        await worker.wait_ready()
+    async with running_notifier(kafka_bootstrap, module_prefix, tmp) as worker:
         yield worker
-    finally:
-        worker.process.stop()
-        assert "whsec_" not in worker.process.log_text(), "a secret reached the log"
+    assert "whsec_" not in worker.process.log_text(), "a secret reached the log"
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    try:
+    async with running_receiver() as r:
         yield r
-    finally:
-        await r.stop()
 
 
 async def test_auth_is_required(notifier: Notifier) -> None:
