@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     risk_fold_within_s: float = Field(
         0.1, gt=0, description="the stateful agent's batch window (one table write per material)"
     )
+    risk_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        le=1500,
+        description="longest the broker may hold a risk worker's fetch (faust's own is 1,500 ms)",
+    )
     risk_session_timeout_s: float = Field(
         60.0, ge=6, description="Kafka group session timeout of risk workers (crash detection)"
     )

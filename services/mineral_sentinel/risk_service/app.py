@@ -17,7 +17,7 @@ from ..contracts.outputs import LEVEL_ORDER
 from ..faustkit import make_app
 from ..risk import Policy, open_alert
 from ..webkit import add_health_and_metrics
-from . import metrics
+from . import fetching, metrics
 from .agents import RiskAgents, set_material_gauges
 from .topology import APP_NAME, ensure_risk_topics
 from .views import NotReady, RiskApi
@@ -51,6 +51,7 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.risk_session_timeout_s / 3),
         **THROUGHPUT_OVERRIDES,
     )
+    fetching.install(app, settings.risk_fetch_max_wait_ms)
     agents = RiskAgents(app, settings, catalog, policy)
     agents.register()
     api = RiskApi(app, agents, settings, catalog, policy)
