@@ -1,18 +1,10 @@
-"""The Faust shell: the stateful fold agent, and the intake agent that re-keys export controls.
+"""The Faust shell: intake agents (validate, dead-letter, re-key) and the stateful fold agent.
 
 Everything here is I/O and bookkeeping; decisions live in `intake`, `sequencer` and `processor`.
-Prices, shipments and stockpile positions are keyed by material and co-partitioned with the
-table, so the fold agent reads them directly (one pass through Faust per event instead of two);
-an event that is not on the partition its material's key maps to (a producer with another
-partitioner or a wrong key) is re-keyed through the by-material topic like export controls,
-which name several materials. Sequenced events (`sentinel replay`) always take the re-key hop:
-the sequencer restores file order across topics only while their arrival skew stays under its
-buffer, and one route for every topic keeps that skew small (direct prices overtook re-keyed
-export controls by more than the buffer in the equivalence test). The fold agent takes events in
-batches and writes each material's table value once per batch, after sending that material's
-outputs (so a crash can only lose a table write, never outputs the table claims were made). Agent
-concurrency is 1 everywhere (faust can commit past an in-flight message otherwise); the service
-scales by partitions and workers.
+The fold agent takes events in batches and writes each material's table value once per batch,
+after sending that material's outputs (so a crash can only lose a table write, never outputs
+the table claims were made). Agent concurrency is 1 everywhere (faust can commit past an
+in-flight message otherwise); the service scales by partitions and workers.
 """
 
 from __future__ import annotations
@@ -32,7 +24,7 @@ from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.outputs import LEVEL_ORDER, DeadLetterError
 from ..risk import Policy
-from ..topics import DEAD_LETTER, EXPORT_CONTROLS, INPUT_TOPICS, TopicSpec
+from ..topics import DEAD_LETTER, INPUT_TOPICS, TopicSpec
 from . import metrics
 from .envelope import Keyed, chunks, decode, encode, read_sequence
 from .intake import Rejected, classify, dead_letter, materials_of
@@ -83,13 +75,6 @@ class RiskAgents:
             value_type=bytes,
             options=ROCKSDB_OPTIONS,
         )
-        self.direct: dict[str, TopicSpec] = {
-            spec.full_name(prefix): spec for spec in INPUT_TOPICS if spec is not EXPORT_CONTROLS
-        }
-        """Material-keyed input topics the fold agent reads without the re-key hop."""
-        self._home: dict[bytes, int] = {}
-        """material key -> its partition of the by-material topic (and so of the table)."""
-        self._copartitioned: dict[str, bool] = {}
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
         self.positions: dict[TP, int] = {}
         """Next offset to process per consumed partition (for the lag gauge)."""
@@ -97,10 +82,9 @@ class RiskAgents:
     # ---- wiring ------------------------------------------------------------------------------
 
     def register(self) -> None:
-        self._register_intake(EXPORT_CONTROLS)
-        fold_topics = [*self.direct, self.by_material.get_topic_name()]
-        channel = self.app.topic(*fold_topics, partitions=self.settings.topic_partitions)
-        self.app.agent(channel, name="fold-by-material", concurrency=1)(self._fold)
+        for spec in INPUT_TOPICS:
+            self._register_intake(spec)
+        self.app.agent(self.by_material, name="fold-by-material", concurrency=1)(self._fold)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     def _register_intake(self, spec: TopicSpec) -> None:
@@ -117,8 +101,6 @@ class RiskAgents:
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         self._cache.clear()
-        self._home.clear()
-        self._copartitioned.clear()
         for tp in revoked:
             self.positions.pop(tp, None)
 
@@ -202,62 +184,26 @@ class RiskAgents:
         async for events in stream.take_events(
             self.settings.risk_batch_size, self.settings.risk_fold_within_s
         ):
-            groups: dict[bytes, list[tuple[Any, list[Keyed] | None]]] = {}
-            rekey: dict[str, list[Keyed]] = {}
+            groups: dict[bytes, list[Any]] = {}
             for event in events:
-                spec = self.direct.get(event.message.topic)
-                if spec is None:  # a by-material envelope, decoded in the fold
-                    groups.setdefault(event.key, []).append((event, None))
-                    continue
-                pending: dict[str, list[Keyed]] = {}
-                await self._intake_one(spec, event, pending)
-                for material, items in pending.items():
-                    key = material.encode()
-                    if items[0].seq is None and self._at_home(key, event.message):
-                        groups.setdefault(key, []).append((event, items))
-                    else:
-                        rekey.setdefault(material, []).extend(items)
-            await self._forward(rekey)
+                groups.setdefault(event.key, []).append(event)
             for key, group in groups.items():
                 await self._fold_group(key, group)
 
-    def _at_home(self, key: bytes, message: Any) -> bool:
-        """Whether a direct input sits on the partition the re-key would send it to, so folding
-        it here touches the same table partition (and the same worker) as the re-key would."""
-        topic = self.by_material.get_topic_name()
-        consumer = self.app.consumer
-        same = self._copartitioned.get(message.topic)
-        if same is None:
-            count = consumer.topic_partitions(topic)
-            same = count is not None and consumer.topic_partitions(message.topic) == count
-            self._copartitioned[message.topic] = same
-        if not same:
-            return False
-        home = self._home.get(key)
-        if home is None:
-            home = consumer.key_partition(topic, key)
-            if home is None:  # no metadata yet: the re-key hop is always right
-                return False
-            self._home[key] = home
-        return bool(home == message.partition)
-
-    async def _fold_group(self, key: bytes, group: list[tuple[Any, list[Keyed] | None]]) -> None:
-        _current_event.set(weakref.ref(group[-1][0]))  # table store picks this event's partition
+    async def _fold_group(self, key: bytes, group: list[Any]) -> None:
+        _current_event.set(weakref.ref(group[-1]))  # table store picks this event's partition
         slot = self.load(key)
         if slot is None:
             slot = new_slot(key.decode())
         send = self.app.producer.send
-        for event, direct in group:
+        for event in group:
             message = event.message
-            if direct is not None:
-                items = direct
-            else:
-                try:
-                    items = decode(event.value)
-                except Exception as error:  # never die on input
-                    log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
-                    await self._fold_failure(key, event.value, message, repr(error))
-                    continue
+            try:
+                items = decode(event.value)
+            except Exception as error:  # never die on input
+                log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
+                await self._fold_failure(key, event.value, message, repr(error))
+                continue
             for keyed in items:
                 started = time.perf_counter()
                 try:
