@@ -1,0 +1,108 @@
+"""Two notifier workers share the work (each sends some deliveries), and when one stops the
+other takes over: every webhook-id answered, once each, in sequence order per material."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.partitioner import murmur2
+
+from tests.helpers.polling import async_wait_until
+from tests.helpers.receiver import Receiver
+from tests.integration.notifier_harness import (
+    Notifier,
+    alert,
+    publish,
+    start_notifier,
+    subscribe,
+    verify,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+MATERIALS = ("gallium", "germanium", "cobalt", "tungsten", "antimony", "lithium")
+PARTITIONS = 4
+SPLIT = {"SENTINEL_TOPIC_PARTITIONS": str(PARTITIONS)}
+SUCCESS = re.compile(r'^sentinel_webhook_deliveries_total\{outcome="success"\} (\S+)$', re.M)
+
+
+def partition_of(subscription_id: str) -> int:
+    """The partition Kafka's default partitioner gives a delivery keyed by this subscription."""
+    return (murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
+
+
+async def delivered_by(worker: Notifier) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{worker.base}/metrics")).text
+    match = SUCCESS.search(text)
+    return float(match.group(1)) if match else 0.0
+
+
+async def test_two_workers_split_deliveries_and_one_takes_over(
+    kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    receiver = await Receiver().start()
+    first = start_notifier(service_env, tmp_path / "first.log", extra=SPLIT)
+    second = start_notifier(service_env, tmp_path / "second.log", extra=SPLIT)
+    try:
+        await first.wait_ready(timeout=90)
+        await second.wait_ready(timeout=90)
+        # Deliveries are keyed by subscription: subscribe until the ids cover every partition,
+        # so both workers own some subscriptions whatever the assignment.
+        secrets: dict[str, str] = {}
+        covered: set[int] = set()
+        while covered != set(range(PARTITIONS)):
+            assert len(secrets) < 64, "subscription ids never covered every partition"
+            path = f"/hook/s{len(secrets)}"
+            sub_id, secret = await subscribe(first, receiver.url + path[5:], min_severity="watch")
+            secrets[path] = secret
+            covered.add(partition_of(sub_id))
+        last_id = sub_id
+
+        async def second_sees_subscriptions() -> bool:
+            async with second.client() as client:
+                return (await client.get(f"/v1/subscriptions/{last_id}")).status_code == 200
+
+        await async_wait_until(second_sees_subscriptions, timeout=30)
+        await publish(
+            kafka_bootstrap,
+            topic_prefix,
+            [alert(n, material=m) for m in MATERIALS for n in (1, 2, 3)],
+        )
+
+        def unique_ids() -> set[str]:
+            return {r.headers["webhook-id"] for r in receiver.answered()}
+
+        async def first_round() -> bool:
+            return len(unique_ids()) == len(MATERIALS) * 3 * len(secrets)
+
+        await async_wait_until(first_round, timeout=60, message="first round delivered")
+        assert await delivered_by(first) > 0 and await delivered_by(second) > 0, (
+            "both workers should have sent part of the deliveries"
+        )
+
+        first.process.stop()
+        await publish(
+            kafka_bootstrap, topic_prefix, [alert(n, material=m) for m in MATERIALS for n in (4, 5)]
+        )
+
+        async def second_round() -> bool:
+            return len(unique_ids()) == len(MATERIALS) * 5 * len(secrets)
+
+        await async_wait_until(second_round, timeout=90, message="the survivor delivered the rest")
+        answered = receiver.answered()
+        ids = [r.headers["webhook-id"] for r in answered]
+        assert len(ids) == len(set(ids)), "no webhook-id answered twice"
+        order: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for request in answered:
+            data = verify(secrets[request.path], request)["data"]
+            order[(request.path, data["material"])].append(data["sequence"])
+        assert order == {(p, m): [1, 2, 3, 4, 5] for p in secrets for m in MATERIALS}
+    finally:
+        first.process.stop()
+        second.process.stop()
+        await receiver.stop()
