@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -196,3 +196,37 @@ def final_state_matches(worker: RiskWorker, expected: BacktestResult) -> bool:
         if response.status_code != 200 or response.json()["snapshot"] != want:
             return False
     return True
+
+
+def replay_feeder(env: Mapping[str, str], scenario: str, rate: int, log: Path) -> ServiceProcess:
+    """`sentinel replay` at a steady rate in the background, so a test can act mid-replay."""
+    argv = [
+        sys.executable,
+        "-m",
+        "mineral_sentinel.cli",
+        "replay",
+        str(SCENARIOS / scenario),
+        "--no-progress",
+        "--rate",
+        str(rate),
+    ]
+    return ServiceProcess(argv, env, log)
+
+
+async def assert_outputs_match_backtest(
+    bootstrap: str, prefix: str, expected: BacktestResult, healthy: Callable[[], bool]
+) -> dict[str, int]:
+    """Read alerts, recommendations and risk snapshots until the backtest's counts arrived and
+    check them (at-least-once: duplicates must be byte-identical); returns duplicates per kind."""
+    wanted: dict[str, Sequence[object]] = {
+        "alerts": expected.alerts,
+        "recommendations": expected.recommendations,
+        "risk": expected.snapshots,
+    }
+    duplicates: dict[str, int] = {}
+    for kind, models in wanted.items():
+        records = await read_outputs(
+            bootstrap, prefix, kind, expected=len(models), healthy=healthy, settle=1.0
+        )
+        duplicates[kind] = assert_same_outputs(kind, records, models)
+    return duplicates

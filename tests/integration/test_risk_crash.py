@@ -3,20 +3,17 @@ of outputs equal the backtest's, and any duplicate is a byte-identical re-emissi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.polling import wait_until
-from tests.helpers.processes import ServiceProcess
 from tests.integration.risk_harness import (
-    SCENARIOS,
     RiskWorker,
-    assert_same_outputs,
+    assert_outputs_match_backtest,
     backtest,
     final_state_matches,
-    read_outputs,
+    replay_feeder,
 )
 
 pytestmark = pytest.mark.integration
@@ -29,20 +26,7 @@ async def test_kill_9_mid_replay_then_restart_matches_the_backtest(
 ) -> None:
     expected = backtest(SCENARIO)
     worker = RiskWorker(service_env, tmp_path / "worker.log", store="rocksdb://").start()
-    feeder = ServiceProcess(
-        [
-            sys.executable,
-            "-m",
-            "mineral_sentinel.cli",
-            "replay",
-            str(SCENARIOS / SCENARIO),
-            "--no-progress",
-            "--rate",
-            "300",
-        ],
-        service_env,
-        tmp_path / "replay.log",
-    ).start()
+    feeder = replay_feeder(service_env, SCENARIO, 300, tmp_path / "replay.log").start()
     try:
         wait_until(
             lambda: worker.metric("sentinel_events_consumed_total") >= expected.events // 3,
@@ -63,42 +47,10 @@ async def test_kill_9_mid_replay_then_restart_matches_the_backtest(
             message="final state equals backtest",
         )
         # The table is written after the outputs are sent: every output exists by now.
-        alive = lambda: worker.running  # noqa: E731
-        alerts = await read_outputs(
-            kafka_bootstrap,
-            topic_prefix,
-            "alerts",
-            expected=len(expected.alerts),
-            healthy=alive,
-            settle=2.0,
+        duplicates = await assert_outputs_match_backtest(
+            kafka_bootstrap, topic_prefix, expected, healthy=lambda: worker.running
         )
-        recs = await read_outputs(
-            kafka_bootstrap,
-            topic_prefix,
-            "recommendations",
-            expected=len(expected.recommendations),
-            healthy=alive,
-            settle=0.3,
-        )
-        snaps = await read_outputs(
-            kafka_bootstrap,
-            topic_prefix,
-            "risk",
-            expected=len(expected.snapshots),
-            healthy=alive,
-            settle=0.3,
-        )
-
     finally:
         worker.stop()
         feeder.stop()
-
-    duplicates = {
-        kind: assert_same_outputs(kind, records, models)
-        for kind, records, models in (
-            ("alerts", alerts, expected.alerts),
-            ("recommendations", recs, expected.recommendations),
-            ("risk", snaps, expected.snapshots),
-        )
-    }
     print(f"byte-identical re-emissions after kill -9: {duplicates}")

@@ -3,20 +3,17 @@ its partitions (state recovered from the changelog) without losing or corrupting
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.polling import wait_until
-from tests.helpers.processes import ServiceProcess
 from tests.integration.risk_harness import (
-    SCENARIOS,
     RiskWorker,
-    assert_same_outputs,
+    assert_outputs_match_backtest,
     backtest,
     final_state_matches,
-    read_outputs,
+    replay_feeder,
 )
 
 pytestmark = pytest.mark.integration
@@ -36,20 +33,7 @@ async def test_two_workers_split_materials_and_one_takes_over(
     env = {**service_env, "SENTINEL_TOPIC_PARTITIONS": "8"}
     first = RiskWorker(env, tmp_path / "a.log").start()
     second = RiskWorker(env, tmp_path / "b.log").start()
-    feeder = ServiceProcess(
-        [
-            sys.executable,
-            "-m",
-            "mineral_sentinel.cli",
-            "replay",
-            str(SCENARIOS / SCENARIO),
-            "--no-progress",
-            "--rate",
-            "500",
-        ],
-        env,
-        tmp_path / "replay.log",
-    )
+    feeder = replay_feeder(env, SCENARIO, 500, tmp_path / "replay.log")
     try:
         # Both members joined: once the second is ready the group has rebalanced across both.
         wait_until(first.ready, timeout=60, message="first worker ready after the rebalance")
@@ -72,36 +56,11 @@ async def test_two_workers_split_materials_and_one_takes_over(
             message="surviving worker holds every material's final state",
         )
         assert local_materials(first) == set(expected.states)
-        alive = lambda: first.running  # noqa: E731
-        alerts = await read_outputs(
-            kafka_bootstrap, topic_prefix, "alerts", expected=len(expected.alerts), healthy=alive
-        )
-        recs = await read_outputs(
-            kafka_bootstrap,
-            topic_prefix,
-            "recommendations",
-            expected=len(expected.recommendations),
-            healthy=alive,
-            settle=0.3,
-        )
-        snaps = await read_outputs(
-            kafka_bootstrap,
-            topic_prefix,
-            "risk",
-            expected=len(expected.snapshots),
-            healthy=alive,
-            settle=0.3,
+        duplicates = await assert_outputs_match_backtest(
+            kafka_bootstrap, topic_prefix, expected, healthy=lambda: first.running
         )
     finally:
         second.stop()
         first.stop()
         feeder.stop()
-    duplicates = {
-        kind: assert_same_outputs(kind, records, models)
-        for kind, records, models in (
-            ("alerts", alerts, expected.alerts),
-            ("recommendations", recs, expected.recommendations),
-            ("risk", snaps, expected.snapshots),
-        )
-    }
     print(f"byte-identical re-emissions after the take-over: {duplicates}")
