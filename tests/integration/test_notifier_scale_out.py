@@ -32,7 +32,7 @@ SUCCESS = re.compile(r'^sentinel_webhook_deliveries_total\{outcome="success"\} (
 
 def partition_of(subscription_id: str) -> int:
     """The partition Kafka's default partitioner gives a delivery keyed by this subscription."""
-    return (murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
+    return int(murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
 
 
 async def delivered_by(worker: Notifier) -> float:
