@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="prefix for every topic name (tests isolate runs)")
     topic_partitions: int = Field(8, ge=1, le=256, description="partitions of keyed topics")
     topic_replication: int = Field(1, ge=1, description="replication factor of created topics")
+    topic_retention_hours: float = Field(
+        168.0, gt=0, description="retention of created non-compacted topics, in hours"
+    )
     data_dir: Path = Field(default_factory=_default_data_dir, description="tables, broker data")
 
     api_tokens: Annotated[list[str], NoDecode] = Field(

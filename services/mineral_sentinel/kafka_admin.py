@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from .config import Settings
 from .topics import TopicSpec
 
 
@@ -18,8 +19,13 @@ async def ensure_topics(
     prefix: str = "",
     partitions: int = 8,
     replication: int = 1,
+    retention_ms: int | None = None,
 ) -> list[str]:
-    """Create any missing topic; returns the full names. Existing topics are left as they are."""
+    """Create any missing topic; returns the full names. Existing topics are left as they are.
+
+    `retention_ms` applies to `delete` topics only: compacted topics keep the latest value per
+    key for as long as the key lives, whatever its age.
+    """
     wanted = {spec.full_name(prefix): spec for spec in specs}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -30,7 +36,7 @@ async def ensure_topics(
                 name,
                 num_partitions=partitions,
                 replication_factor=replication,
-                topic_configs={"cleanup.policy": spec.cleanup},
+                topic_configs=_topic_configs(spec, retention_ms),
             )
             for name, spec in wanted.items()
             if name not in existing
@@ -42,3 +48,22 @@ async def ensure_topics(
     finally:
         await admin.close()
     return list(wanted)
+
+
+def _topic_configs(spec: TopicSpec, retention_ms: int | None) -> dict[str, str]:
+    configs: dict[str, str] = {"cleanup.policy": spec.cleanup}
+    if retention_ms is not None and spec.cleanup == "delete":
+        configs["retention.ms"] = str(retention_ms)
+    return configs
+
+
+async def ensure_configured_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
+    """`ensure_topics` with broker, prefix, partitions, replication and retention from settings."""
+    return await ensure_topics(
+        settings.kafka_bootstrap,
+        specs,
+        prefix=settings.topic_prefix,
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        retention_ms=int(settings.topic_retention_hours * 3600 * 1000),
+    )

@@ -128,15 +128,9 @@ async def _produce(
     from aiokafka import AIOKafkaProducer
     from tqdm import tqdm
 
-    from ..kafka_admin import ensure_topics
+    from ..kafka_admin import ensure_configured_topics
 
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        INPUT_TOPICS,
-        prefix=settings.topic_prefix,
-        partitions=settings.topic_partitions,
-        replication=settings.topic_replication,
-    )
+    await ensure_configured_topics(settings, INPUT_TOPICS)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
     produced = bad = 0

@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 from ..config import Settings
-from ..kafka_admin import ensure_topics
+from ..kafka_admin import ensure_configured_topics
 from ..topics import INPUT_TOPICS, OUTPUT_TOPICS, TopicSpec
 
 APP_NAME = "sentinel-risk"
@@ -31,13 +31,7 @@ def ensure_risk_topics(settings: Settings, timeout: float = 60.0) -> None:
     def run() -> None:
         try:
             asyncio.run(
-                ensure_topics(
-                    settings.kafka_bootstrap,
-                    (*INPUT_TOPICS, *OUTPUT_TOPICS, BY_MATERIAL),
-                    prefix=settings.topic_prefix,
-                    partitions=settings.topic_partitions,
-                    replication=settings.topic_replication,
-                )
+                ensure_configured_topics(settings, (*INPUT_TOPICS, *OUTPUT_TOPICS, BY_MATERIAL))
             )
         except BaseException as error:  # surfaced in the caller's thread
             failure.append(error)
