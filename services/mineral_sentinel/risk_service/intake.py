@@ -15,9 +15,8 @@ from pydantic import ValidationError
 
 from ..catalog.model import Catalog
 from ..contracts.events import ExportControl, InputEvent, parse_event
-from ..contracts.outputs import DeadLetter, DeadLetterError
+from ..contracts.outputs import DEAD_LETTER_VALUE_LIMIT, DeadLetter, DeadLetterError
 
-DEAD_LETTER_VALUE_LIMIT = 256 * 1024
 """Raw bytes kept in a dead letter: base64 of more would not fit Kafka's default 1 MB message."""
 MAX_ERRORS = 20
 
