@@ -17,7 +17,6 @@ from ..catalog.model import Catalog
 from ..contracts.events import ExportControl, InputEvent, parse_event
 from ..contracts.outputs import DEAD_LETTER_VALUE_LIMIT, DeadLetter, DeadLetterError
 
-"""Raw bytes kept in a dead letter: base64 of more would not fit Kafka's default 1 MB message."""
 MAX_ERRORS = 20
 
 TOPIC_TYPES: dict[str, str] = {
