@@ -106,6 +106,12 @@ def _risk_api() -> tuple[Route, ...]:
 
     auth = ((401, "No bearer token"), (403, "Bearer token not accepted"))
     material = QueryParam("material", description="only this material (catalog code)")
+    scope = QueryParam(
+        "scope",
+        enum=("all", "local"),
+        default="all",
+        description="`local`: only this worker's materials (how workers gather from each other)",
+    )
     return (
         Route(
             "risk",
@@ -132,6 +138,7 @@ def _risk_api() -> tuple[Route, ...]:
             "Current level, score and top drivers of every material seen so far.",
             response_model=MaterialSummary,
             response_is_list=True,
+            query_params=(scope,),
             status_codes=((200, "OK"), *auth, (503, "Partitions not assigned yet")),
             auth=True,
             description="Gathered from every worker of the group.",
@@ -161,6 +168,7 @@ def _risk_api() -> tuple[Route, ...]:
             query_params=(
                 QueryParam("status", enum=("firing", "resolved"), description="filter"),
                 material,
+                scope,
             ),
             status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
             auth=True,
@@ -172,7 +180,7 @@ def _risk_api() -> tuple[Route, ...]:
             "Recent stockpile recommendations (up to 20 per material), newest first.",
             response_model=StockpileRecommendation,
             response_is_list=True,
-            query_params=(material,),
+            query_params=(material, scope),
             status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
             auth=True,
         ),
