@@ -144,12 +144,19 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         assert self._consumer is not None
+        # aiokafka makes the assignment live before calling us, so getmany() can hand `_consume`
+        # records of these partitions while we await the broker below. Register every
+        # partition's (unset) gate before the first await: a lane started from such a record
+        # must wait for the catch-up, not find no gate and give up as if the partition were
+        # revoked (its deliveries then sat open forever and pinned the committed offset).
+        for tp in assigned:
+            self.ready[tp.partition] = asyncio.Event()
+            self.catch_up_to.pop(tp.partition, None)
         ends = await self._consumer.end_offsets(list(assigned)) if assigned else {}
         for tp in assigned:
-            event = asyncio.Event()
-            self.ready[tp.partition] = event
-            self.catch_up_to[tp.partition] = ends[tp]
+            event = self.ready[tp.partition]
             committed = await self._consumer.committed(tp)
+            self.catch_up_to[tp.partition] = ends[tp]
             if ends[tp] == 0 or (committed is not None and committed >= ends[tp]):
                 event.set()
         self.assigned_once.set()
@@ -164,10 +171,11 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                 for record in records:
                     self._fold(record.key, record.value, tp.partition, record.offset)
             for partition, event in list(self.ready.items()):
-                if event.is_set():
-                    continue
+                target = self.catch_up_to.get(partition)
+                if event.is_set() or target is None:
+                    continue  # caught up, or the assignment callback has not read the end yet
                 position = await consumer.position(TopicPartition(self.topic, partition))
-                if position >= self.catch_up_to.get(partition, 0):
+                if position >= target:
                     event.set()
 
     def _fold(self, key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
@@ -221,7 +229,12 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             partition = self.partition_of.get(sub_id)
             ready = self.ready.get(partition) if partition is not None else None
             if ready is None:
-                return  # partition revoked
+                # Revocation cancels the lanes of its partitions; reaching here means a record
+                # was folded for a partition we do not own, and this lane would stall silently.
+                log.warning("lane %s/%s has no assigned partition; dropping it", sub_id, key)
+                endpoint.lanes.pop(key, None)
+                endpoint.runners.pop(key, None)
+                return
             await ready.wait()
             if state.terminal:
                 continue

@@ -1,0 +1,146 @@
+"""The executor across a rebalance: aiokafka makes an assignment live before it calls
+`on_partitions_assigned`, so records of a newly assigned partition can be folded while that
+callback still awaits the broker. Their lanes must wait for the partition's catch-up and then
+send, not give up as if the partition had been revoked (the scale-out failover stall)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from aiokafka import TopicPartition
+
+from mineral_sentinel.contracts.outputs import Alert
+from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
+from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryTask
+from mineral_sentinel.notifier.decisions import DeliveryState
+from mineral_sentinel.notifier.executor import Endpoint, Executor
+from mineral_sentinel.notifier.payloads import tasks_for
+from mineral_sentinel.notifier.retry import RetryPolicy
+from mineral_sentinel.notifier.signing import secret_from_bytes
+from tests.helpers.polling import async_wait_until
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "t.sentinel.deliveries.v1"
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class GatedConsumer:
+    """Just the consumer calls the executor makes; `end_offsets` blocks until released."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+        self.asked_for_ends = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        self.asked_for_ends.set()
+        await self.release.wait()
+        return {tp: self.end for tp in tps}
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return None
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.end  # everything below `end` has been folded by the test
+
+    async def getmany(self, **_: Any) -> dict[TopicPartition, list[Any]]:
+        await asyncio.sleep(0)  # an empty poll; lets the other tasks run
+        return {}
+
+
+class RecordingExecutor(Executor):
+    """Sending replaced by a log of what would be sent (succeeds at once)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            bootstrap="unused:9092",
+            topic=TOPIC,
+            group_id="g",
+            producer=cast(Any, None),
+            subscriptions=cast(Any, None),
+            client=cast(Any, None),
+            policy=RetryPolicy(),
+            timeout_s=1.0,
+            disable_after_s=3600.0,
+            concurrency=1,
+            clock=lambda: T0,
+        )
+        self.sent: list[str] = []
+
+    async def _attempt(self, state: DeliveryState, endpoint: Endpoint) -> None:
+        self.sent.append(state.task.delivery_id)
+        self._apply(
+            DeliveryAttempt(
+                delivery_id=state.task.delivery_id,
+                subscription_id=state.task.subscription_id,
+                attempt=1,
+                at=T0,
+                duration_ms=1.0,
+                status_code=200,
+                status="succeeded",
+            )
+        )
+
+
+def tasks(count: int) -> list[DeliveryTask]:
+    sub = Subscription(
+        id="sub_aaaaaaaa",
+        url="https://hooks.example.com/x",
+        created_at=T0,
+        updated_at=T0,
+        secrets=[SigningSecret(value=secret_from_bytes(bytes(32)))],
+    )
+    out = []
+    for sequence in range(1, count + 1):
+        alert = Alert(
+            alert_id="gallium-1",
+            material="gallium",
+            status="firing",
+            severity="warning",
+            causes=["policy"],
+            score=70.0,
+            summary="export licensing",
+            started_at=T0,
+            updated_at=T0,
+            sequence=sequence,
+            evidence=["ev-1"],
+        )
+        out.extend(tasks_for(alert, [sub], T0, None))
+    return out
+
+
+async def test_records_folded_during_assignment_are_sent_after_catch_up() -> None:
+    executor = RecordingExecutor()
+    consumer = GatedConsumer(end=2)
+    executor._consumer = cast(Any, consumer)
+    tp = TopicPartition(TOPIC, 0)
+    assigning = asyncio.create_task(executor.on_partitions_assigned([tp]))
+    await consumer.asked_for_ends.wait()
+    # The fetcher already hands out the new partition while the callback awaits the broker.
+    first, second = tasks(2)
+    executor._fold(b"sub_aaaaaaaa", first.model_dump_json().encode(), 0, 0)
+    executor._fold(b"sub_aaaaaaaa", second.model_dump_json().encode(), 0, 1)
+    consuming = asyncio.create_task(executor._consume(cast(Any, consumer)))
+    try:
+        for _ in range(20):  # give lanes and the consume loop many turns before the end is known
+            await asyncio.sleep(0)
+        assert executor.sent == [], "nothing may be sent before the partition has caught up"
+        consumer.release.set()
+        await assigning
+
+        async def both_sent() -> bool:
+            return len(executor.sent) == 2
+
+        await async_wait_until(both_sent, timeout=5, message="lane sent after catch-up")
+        assert executor.sent == [first.delivery_id, second.delivery_id]
+        assert executor.open == {}
+    finally:
+        consuming.cancel()
+        for endpoint in executor.endpoints.values():
+            for runner in endpoint.runners.values():
+                runner.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
