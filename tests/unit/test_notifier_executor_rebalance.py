@@ -1,7 +1,8 @@
-"""The executor across a rebalance: aiokafka makes an assignment live before it calls
+"""The executor across a rebalance. aiokafka makes an assignment live before it calls
 `on_partitions_assigned`, so records of a newly assigned partition can be folded while that
-callback still awaits the broker. Their lanes must wait for the partition's catch-up and then
-send, not give up as if the partition had been revoked (the scale-out failover stall)."""
+callback still awaits the broker: their lanes must wait for the partition's catch-up and then
+send, not give up as if the partition had been revoked (the scale-out failover stall). And a
+task written twice whose original was delivered below the committed offset is not resent."""
 
 from __future__ import annotations
 
@@ -73,17 +74,7 @@ class RecordingExecutor(Executor):
 
     async def _attempt(self, state: DeliveryState, endpoint: Endpoint) -> None:
         self.sent.append(state.task.delivery_id)
-        self._apply(
-            DeliveryAttempt(
-                delivery_id=state.task.delivery_id,
-                subscription_id=state.task.subscription_id,
-                attempt=1,
-                at=T0,
-                duration_ms=1.0,
-                status_code=200,
-                status="succeeded",
-            )
-        )
+        self._apply(succeeded(state.task))
 
 
 def tasks(count: int) -> list[DeliveryTask]:
@@ -143,4 +134,57 @@ async def test_records_folded_during_assignment_are_sent_after_catch_up() -> Non
         for endpoint in executor.endpoints.values():
             for runner in endpoint.runners.values():
                 runner.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
+
+
+class KnownHistory:
+    """The full-log view: it saw the original of `done` succeed (below the committed offset)."""
+
+    def __init__(self, done: DeliveryTask) -> None:
+        self.done = DeliveryState(task=done, offset=0)
+        self.done.attempts.append(succeeded(done))
+        self.done.status = "succeeded"
+        self.asked: list[tuple[str, int]] = []
+
+    async def outcome_of(self, state: DeliveryState, partition: int) -> DeliveryState | None:
+        self.asked.append((state.task.delivery_id, partition))
+        return self.done if state.task.delivery_id == self.done.task.delivery_id else None
+
+
+def succeeded(task: DeliveryTask) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=task.delivery_id,
+        subscription_id=task.subscription_id,
+        attempt=1,
+        at=T0,
+        duration_ms=1.0,
+        status_code=200,
+        status="succeeded",
+    )
+
+
+async def test_a_rewritten_task_already_delivered_is_not_sent_again() -> None:
+    executor = RecordingExecutor()
+    redone, fresh = tasks(2)
+    history = KnownHistory(redone)
+    executor.history = cast(Any, history)
+    consumer = GatedConsumer(end=12)
+    consumer.release.set()
+    executor._consumer = cast(Any, consumer)
+    await executor.on_partitions_assigned([TopicPartition(TOPIC, 1)])
+    # Re-read from the committed offset 10: a second copy of `redone`, then a new task.
+    executor._fold(b"sub_aaaaaaaa", redone.model_dump_json().encode(), 1, 10)
+    executor._fold(b"sub_aaaaaaaa", fresh.model_dump_json().encode(), 1, 11)
+    consuming = asyncio.create_task(executor._consume(cast(Any, consumer)))
+    try:
+
+        async def fresh_sent() -> bool:
+            return executor.sent == [fresh.delivery_id]
+
+        await async_wait_until(fresh_sent, timeout=5, message="only the new task sent")
+        assert (redone.delivery_id, 1) in history.asked
+        assert executor.open == {}
+        assert executor.book.get("sub_aaaaaaaa", redone.delivery_id).status == "succeeded"  # type: ignore[union-attr]
+    finally:
+        consuming.cancel()
         await asyncio.gather(consuming, return_exceptions=True)

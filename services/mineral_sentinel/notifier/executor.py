@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ..contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, DeliveryTask
 from . import metrics
 from .decisions import DeliveryBook, DeliveryState, Verdict, decide, not_attempted
+from .history import DeliveryHistory
 from .retry import RetryPolicy
 from .sender import attempt
 from .signing import active_secrets
@@ -60,6 +61,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         timeout_s: float,
         disable_after_s: float,
         concurrency: int,
+        history: DeliveryHistory | None = None,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -73,6 +75,8 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.timeout_s = timeout_s
         self.disable_after_s = disable_after_s
         self.concurrency = concurrency
+        self.history = history
+        """Every partition's log from the start: outcomes below our committed offsets."""
         self.jitter = jitter
         self.clock = clock
         self.book = DeliveryBook()
@@ -236,6 +240,12 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                 endpoint.runners.pop(key, None)
                 return
             await ready.wait()
+            if not state.attempts and self.history is not None and partition is not None:
+                # A re-written copy of a task made before (past the committed offset, its
+                # original and outcome below it) must not be sent again: take the outcome over.
+                known = await self.history.outcome_of(state, partition)
+                for made in list(known.attempts) if known is not None else []:
+                    self._apply(made)
             if state.terminal:
                 continue
             delay = (state.due_at() - self.clock()).total_seconds()

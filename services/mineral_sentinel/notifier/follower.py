@@ -31,6 +31,9 @@ class TopicFollower:
         self.apply = apply
         self.partitions_for = partitions_for
         self.caught_up = asyncio.Event()
+        self.positions: dict[int, int] = {}
+        """Per partition: one past the last offset applied."""
+        self._advanced = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -57,7 +60,7 @@ class TopicFollower:
             self.caught_up.set()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-            for records in batches.values():
+            for tp, records in batches.items():
                 for record in records:
                     try:
                         self.apply(record)
@@ -65,6 +68,11 @@ class TopicFollower:
                         log.exception(
                             "cannot apply record at %s offset %s", self.topic, record.offset
                         )
+                if records:
+                    self.positions[tp.partition] = records[-1].offset + 1
+            if batches:
+                advanced, self._advanced = self._advanced, asyncio.Event()
+                advanced.set()
             if not self.caught_up.is_set():
                 for tp in list(pending):
                     if await consumer.position(tp) >= pending[tp]:
@@ -72,6 +80,11 @@ class TopicFollower:
                 if not pending:
                     self.caught_up.set()
                     log.info("caught up with %s", self.topic)
+
+    async def wait_past(self, partition: int, offset: int) -> None:
+        """Return once the record at `offset` of `partition` (and all before it) is applied."""
+        while self.positions.get(partition, 0) <= offset:
+            await self._advanced.wait()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -37,5 +37,17 @@ class DeliveryHistory:
         if len(deliveries) > KEEP_PER_SUBSCRIPTION + 100:
             self.book.trim(parsed.subscription_id, KEEP_PER_SUBSCRIPTION)
 
+    async def outcome_of(self, state: DeliveryState, partition: int) -> DeliveryState | None:
+        """The history's state of `state`'s delivery once the log is read up to its task record.
+
+        A task record can be written twice (the fan-out is at-least-once); when the copy lies
+        past a consumer group's committed offset, the original and its outcome lie below it,
+        and only this full view still knows the delivery was already made.
+        """
+        if state.offset is None:
+            return None
+        await self.follower.wait_past(partition, state.offset)
+        return self.book.get(state.task.subscription_id, state.task.delivery_id)
+
     def of(self, subscription_id: str) -> list[DeliveryState]:
         return list(self.book.by_subscription.get(subscription_id, {}).values())
