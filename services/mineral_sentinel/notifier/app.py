@@ -26,7 +26,7 @@ from ..contracts.outputs import (
     StockpileRecommendation,
 )
 from ..faustkit import make_app
-from ..kafka_admin import ensure_topics
+from ..kafka_admin import ensure_configured_topics
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
 from ..webkit import add_health_and_metrics
 from . import metrics
@@ -48,12 +48,8 @@ def _create_topics(settings: Settings) -> None:
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(
-            ensure_topics(
-                settings.kafka_bootstrap,
-                [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, DELIVERIES],
-                prefix=settings.topic_prefix,
-                partitions=settings.topic_partitions,
-                replication=settings.topic_replication,
+            ensure_configured_topics(
+                settings, [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, DELIVERIES]
             )
         )
     finally:
