@@ -50,6 +50,15 @@ class Notifier:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.base, headers=headers, timeout=10.0)
 
+    async def metric(self, line_start: str) -> float:
+        """The value of the first /metrics sample line that starts with `line_start`."""
+        async with self.client() as client:
+            text = (await client.get("/metrics")).text
+        for line in text.splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"{line_start} not in /metrics")
+
     async def wait_ready(self, timeout: float = 60.0) -> None:
         async def ready() -> bool:
             if not self.process.running:

@@ -10,18 +10,9 @@ import pytest
 
 from tests.helpers.polling import async_wait_until
 from tests.helpers.receiver import Behaviour, Receiver
-from tests.integration.notifier_harness import Notifier, alert, publish, start_notifier, subscribe
+from tests.integration.notifier_harness import alert, publish, start_notifier, subscribe
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-async def metric(notifier: Notifier, line_start: str) -> float:
-    async with notifier.client() as client:
-        text = (await client.get("/metrics")).text
-    for line in text.splitlines():
-        if line.startswith(line_start):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{line_start} not in /metrics")
 
 
 async def test_exhausted_retries_mark_the_delivery_failed_and_count_it(
@@ -48,8 +39,8 @@ async def test_exhausted_retries_mark_the_delivery_failed_and_count_it(
         (delivery,) = await async_wait_until(failed, timeout=30, message="delivery failed")
         assert [a["status_code"] for a in delivery["attempts"]] == [500] * 8
         assert len(receiver.requests) == 8, "eight attempts, then no more"
-        assert await metric(notifier, 'sentinel_webhook_deliveries_total{outcome="failed"}') == 1
-        assert await metric(notifier, 'sentinel_webhook_deliveries_total{outcome="retry"}') == 7
+        assert await notifier.metric('sentinel_webhook_deliveries_total{outcome="failed"}') == 1
+        assert await notifier.metric('sentinel_webhook_deliveries_total{outcome="retry"}') == 7
         async with notifier.client() as client:
             sub = (await client.get(f"/v1/subscriptions/{sub_id}")).json()
         assert sub["enabled"] is True, "exhaustion alone does not disable the endpoint"
@@ -84,8 +75,8 @@ async def test_endpoint_failing_continuously_is_disabled(
                 return [d["status"] for d in listed] == ["disabled", "disabled"]
 
             await async_wait_until(both_disabled, timeout=10, message="queued ones disabled too")
-        assert await metric(notifier, 'sentinel_webhook_deliveries_total{outcome="disabled"}') == 2
-        assert await metric(notifier, 'sentinel_subscriptions{state="disabled"}') == 1
+        assert await notifier.metric('sentinel_webhook_deliveries_total{outcome="disabled"}') == 2
+        assert await notifier.metric('sentinel_subscriptions{state="disabled"}') == 1
     finally:
         notifier.process.stop()
         await receiver.stop()

@@ -3,18 +3,15 @@ other takes over: every webhook-id answered, once each, in sequence order per ma
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka.partitioner import murmur2
 
 from tests.helpers.polling import async_wait_until
 from tests.helpers.receiver import Receiver
 from tests.integration.notifier_harness import (
-    Notifier,
     alert,
     publish,
     start_notifier,
@@ -27,19 +24,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 MATERIALS = ("gallium", "germanium", "cobalt", "tungsten", "antimony", "lithium")
 PARTITIONS = 4
 SPLIT = {"SENTINEL_TOPIC_PARTITIONS": str(PARTITIONS)}
-SUCCESS = re.compile(r'^sentinel_webhook_deliveries_total\{outcome="success"\} (\S+)$', re.M)
+SUCCESS = 'sentinel_webhook_deliveries_total{outcome="success"}'
 
 
 def partition_of(subscription_id: str) -> int:
     """The partition Kafka's default partitioner gives a delivery keyed by this subscription."""
     return int(murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
-async def delivered_by(worker: Notifier) -> float:
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"{worker.base}/metrics")).text
-    match = SUCCESS.search(text)
-    return float(match.group(1)) if match else 0.0
 
 
 async def test_two_workers_split_deliveries_and_one_takes_over(
@@ -81,7 +71,7 @@ async def test_two_workers_split_deliveries_and_one_takes_over(
             return len(unique_ids()) == len(MATERIALS) * 3 * len(secrets)
 
         await async_wait_until(first_round, timeout=60, message="first round delivered")
-        assert await delivered_by(first) > 0 and await delivered_by(second) > 0, (
+        assert await first.metric(SUCCESS) > 0 and await second.metric(SUCCESS) > 0, (
             "both workers should have sent part of the deliveries"
         )
 
