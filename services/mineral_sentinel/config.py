@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         le=1500,
         description="longest the broker may hold a risk worker's fetch (faust's own is 1,500 ms)",
     )
+    max_future_s: float = Field(
+        3600.0,
+        gt=0,
+        description="input events whose event time is more than this many seconds ahead of the "
+        "wall clock at intake are dead letters (future_timestamp; Kafka KIP-937 uses 3600 s)",
+    )
     risk_session_timeout_s: float = Field(
         60.0, ge=6, description="Kafka group session timeout of risk workers (crash detection)"
     )

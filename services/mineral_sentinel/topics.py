@@ -19,6 +19,8 @@ class TopicSpec:
     cleanup: Cleanup
     value: str
     description: str
+    event_type: str | None = None
+    """For an input topic: the `type` of the only input event it carries."""
 
     def full_name(self, prefix: str = "") -> str:
         return f"{prefix}{self.name}"
@@ -30,6 +32,7 @@ PRICES = TopicSpec(
     "delete",
     "PriceObserved",
     "Price observations from price reporting agencies and exchanges.",
+    event_type="price_observed",
 )
 SHIPMENTS = TopicSpec(
     "minerals.shipments.v1",
@@ -37,6 +40,7 @@ SHIPMENTS = TopicSpec(
     "delete",
     "ShipmentUpdated",
     "Status changes of inbound shipments.",
+    event_type="shipment_updated",
 )
 EXPORT_CONTROLS = TopicSpec(
     "minerals.export-controls.v1",
@@ -44,6 +48,7 @@ EXPORT_CONTROLS = TopicSpec(
     "delete",
     "ExportControl",
     "Export-control measures and their lifecycle.",
+    event_type="export_control",
 )
 STOCKPILE_POSITIONS = TopicSpec(
     "minerals.stockpile-positions.v1",
@@ -51,6 +56,7 @@ STOCKPILE_POSITIONS = TopicSpec(
     "compact",
     "StockpilePosition",
     "Current strategic stock per material.",
+    event_type="stockpile_position",
 )
 RISK = TopicSpec(
     "minerals.risk.v1", "material", "compact", "RiskSnapshot", "Latest risk snapshot per material."

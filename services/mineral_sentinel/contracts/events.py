@@ -1,12 +1,19 @@
 """Input events (DESIGN section 5, normative): other teams produce these.
 
 A discriminated union on `type`; unknown fields are ignored, missing or invalid required fields
-are errors (the services turn them into dead letters).
+are errors (the services turn them into dead letters). The models are strict: a JSON value must
+have the type the published JSON Schema gives it (a JSON integer is a number; timestamps are
+RFC 3339 strings with an offset, dates `YYYY-MM-DD`), so what the schema accepts is what the
+models accept. Two rules are beyond the schema and enforced at intake (`mineral_sentinel.ingest`):
+material codes must be catalog materials, and the event time `occurred_at` may be at most
+SENTINEL_MAX_FUTURE_S (default 3600 s, as Kafka's KIP-937 timestamp validation) ahead of the wall
+clock. Every timestamp and date has a year 1900-2999 as written (the lower bound is
+1900-01-01T00:00:00 in the written offset): earlier is `past_timestamp`, later or too far ahead
+is `future_timestamp`.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field, TypeAdapter, model_validator
@@ -14,7 +21,9 @@ from pydantic import Field, TypeAdapter, model_validator
 from .common import (
     CountryCode,
     CurrencyCode,
+    EventDate,
     EventId,
+    EventTimestamp,
     LongText,
     MaterialCode,
     Message,
@@ -34,12 +43,16 @@ MeasureStatus = Literal["announced", "effective", "amended", "suspended", "lifte
 
 
 class PriceObserved(Message):
-    """One price print of one series (material, source, market, grade, currency, unit)."""
+    """One price print of one series (material, source, market, grade, currency, unit).
+
+    Event time: observed_at. It may be at most SENTINEL_MAX_FUTURE_S (default 3600 s) ahead of
+    the wall clock at intake (future_timestamp); every timestamp's year is 1900-2999 as written.
+    """
 
     type: Literal["price_observed"] = "price_observed"
     event_id: EventId
     material: MaterialCode
-    observed_at: Timestamp
+    observed_at: EventTimestamp
     price: PositiveFinite
     currency: CurrencyCode
     unit: PriceUnit
@@ -57,7 +70,12 @@ class PriceObserved(Message):
 
 
 class ShipmentUpdated(Message):
-    """A status change of one inbound shipment."""
+    """A status change of one inbound shipment.
+
+    Event time: occurred_at. It may be at most SENTINEL_MAX_FUTURE_S (default 3600 s) ahead of
+    the wall clock at intake (future_timestamp); every timestamp's and date's year is 1900-2999
+    as written.
+    """
 
     type: Literal["shipment_updated"] = "shipment_updated"
     event_id: EventId
@@ -67,14 +85,21 @@ class ShipmentUpdated(Message):
     origin_country: CountryCode
     destination_country: CountryCode
     quantity_t: PositiveFinite
-    planned_arrival: date
-    eta: date | None = None
-    occurred_at: Timestamp
+    planned_arrival: EventDate
+    eta: EventDate | None = None
+    occurred_at: EventTimestamp
     chokepoints: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
 
 
 class ExportControl(Message):
-    """A state of an export-control measure; later events with the same measure_id update it."""
+    """A state of an export-control measure; later events with the same measure_id update it.
+
+    Event time: announced_at while announced, else the later of announced_at and effective_at.
+    It may be at most SENTINEL_MAX_FUTURE_S (default 3600 s) ahead of the wall clock at intake
+    (future_timestamp, naming that field), so a measure announced now to take effect next month
+    is sent as `announced`. expires_at must not be before effective_at. Every timestamp's year
+    is 1900-2999 as written.
+    """
 
     type: Literal["export_control"] = "export_control"
     event_id: EventId
@@ -83,9 +108,9 @@ class ExportControl(Message):
     materials: Annotated[list[MaterialCode], Field(min_length=1, max_length=64)]
     measure: MeasureKind
     status: MeasureStatus
-    announced_at: Timestamp
-    effective_at: Timestamp
-    expires_at: Timestamp | None = None
+    announced_at: EventTimestamp
+    effective_at: EventTimestamp
+    expires_at: EventTimestamp | None = None
     coverage: Share = 1.0
     destinations: Annotated[list[CountryCode], Field(max_length=250)] | None = None
     summary: LongText
@@ -114,7 +139,7 @@ class StockpilePosition(Message):
     event_id: EventId
     material: MaterialCode
     stock_t: NonNegativeFinite
-    as_of: Timestamp
+    as_of: EventTimestamp
     holder: ShortText | None = None
 
     @property

@@ -94,16 +94,25 @@ class StockpileRecommendation(OutputMessage):
     valid_until: Timestamp
 
 
+DeadLetterReason = Literal[
+    "undecodable",
+    "invalid_json",
+    "schema_violation",
+    "unknown_material",
+    "too_large",
+    "empty",
+    "future_timestamp",
+    "past_timestamp",
+    "unusable_state",
+    "processing_error",
+]
+"""Why a message is a dead letter: future_timestamp / past_timestamp for a timestamp beyond the
+contract's years (1900-2999) or an event time more than SENTINEL_MAX_FUTURE_S ahead of the wall
+clock at intake; unusable_state and processing_error are a worker's own failures."""
+
+
 class DeadLetterError(OutputMessage):
-    reason: Literal[
-        "undecodable",
-        "invalid_json",
-        "schema_violation",
-        "unknown_material",
-        "too_large",
-        "empty",
-        "processing_error",
-    ]
+    reason: DeadLetterReason
     path: str = Field("", description="dotted path of the failing field, empty for the message")
     message: Annotated[str, Field(max_length=2000)]
 
