@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from ..risk import Policy
 from .report import write_outputs
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
 
 
-def _lines_with_progress(handle: TextIO, total_bytes: int) -> Iterator[str]:
+def _lines_with_progress(handle: BinaryIO, total_bytes: int) -> Iterator[bytes]:
     """Lines of the file with a tqdm bar on stderr (disabled when stderr is not a terminal)."""
     from tqdm import tqdm
 
@@ -32,12 +33,13 @@ def _lines_with_progress(handle: TextIO, total_bytes: int) -> Iterator[str]:
         disable=not sys.stderr.isatty(),
     ) as bar:
         for line in handle:
-            bar.update(len(line.encode("utf-8")))
+            bar.update(len(line))
             yield line
 
 
 def run(args: argparse.Namespace) -> int:
     from ..catalog.loader import load_catalog
+    from ..config import load_settings
 
     source: Path = args.events
     if not source.is_file():
@@ -45,8 +47,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     catalog = load_catalog()
     policy = Policy()
-    with source.open(encoding="utf-8", errors="replace") as handle:
-        result = run_backtest(_lines_with_progress(handle, source.stat().st_size), catalog, policy)
+    settings = load_settings()
+    with source.open("rb") as handle:  # bytes: a line that is not UTF-8 is `undecodable`
+        result = run_backtest(
+            _lines_with_progress(handle, source.stat().st_size),
+            catalog,
+            policy,
+            now=time.time(),
+            max_future_s=settings.max_future_s,
+            max_event_bytes=settings.risk_max_event_bytes,
+        )
     for bad in result.bad_lines:
         print(f"{source}:{bad.line_no}: {bad.reason}: {bad.message}", file=sys.stderr)
     out_dir: Path = args.out

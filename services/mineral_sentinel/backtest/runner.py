@@ -1,11 +1,12 @@
 """Fold a JSON Lines event file through the risk core, as the stream would.
 
-Events are applied in file order (a stream processes each material's events in arrival order);
-an export control is applied once per material it names, in the order listed (the stream re-keys
-it per material). A bad line -- invalid JSON, schema violation, a material not in the catalog --
-is recorded with its line number and reason and skipped; if an export control names any unknown
-material the whole line is rejected, as the stream dead-letters the message. Pure apart from
-reading the iterable: no clock, no files.
+Every line is checked by `ingest.classify`, the rules the stream and the HTTP intake apply, so a
+bad line here is exactly a message they would dead-letter: it is recorded with its line number,
+reason and message, and skipped (if an export control names any unknown material the whole line
+is rejected). The valid events are then applied in the one total order of
+`risk.ordering.order_key` (event time, event id, bytes), each to every material it names in the
+order listed (the stream re-keys it per material) -- so any line order of a file gives the same
+outputs. Pure apart from reading the iterable: no clock (the caller passes `now`), no files.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from ..catalog.model import Catalog
-from ..contracts.events import ExportControl, PriceObserved, parse_event
+from ..config import Settings
+from ..contracts.events import PriceObserved
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
+from ..ingest import Accepted, Rejected, classify, classify_contract
 from ..risk import MaterialState, Policy, apply_event, initial_state
+from ..risk.ordering import order_key
 
 MAX_CHART_POINTS = 20_000
 
@@ -28,7 +30,8 @@ MAX_CHART_POINTS = 20_000
 class BadLine:
     line_no: int
     reason: str
-    """invalid_json, schema_violation or unknown_material (the dead-letter vocabulary)."""
+    """The dead-letter reason: invalid_json, schema_violation, unknown_material,
+    past_timestamp, future_timestamp, too_large, undecodable."""
     message: str
 
 
@@ -47,13 +50,6 @@ class BacktestResult:
     """Price prints per material and series (thinned beyond MAX_CHART_POINTS), for charts."""
 
 
-def _classify(error: ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    reason = "invalid_json" if first["type"] == "json_invalid" else "schema_violation"
-    path = ".".join(str(p) for p in first["loc"])
-    return reason, f"{path}: {first['msg']}" if path else first["msg"]
-
-
 def _record_price(result: BacktestResult, event: PriceObserved) -> None:
     series = result.prices.setdefault(event.material, {}).setdefault(event.series_key, [])
     series.append((event.observed_at, event.price))
@@ -61,33 +57,60 @@ def _record_price(result: BacktestResult, event: PriceObserved) -> None:
         del series[1::2]
 
 
-def run_backtest(lines: Iterable[str], catalog: Catalog, policy: Policy) -> BacktestResult:
-    """Apply every valid line in order; collect outputs in the order they were produced."""
+DEFAULT_MAX_EVENT_BYTES: int = Settings.model_fields["risk_max_event_bytes"].default
+DEFAULT_MAX_FUTURE_S: float = Settings.model_fields["max_future_s"].default
+
+
+def _bytes(line: str | bytes) -> bytes:
+    # surrogatepass: a lone surrogate becomes invalid UTF-8, an `undecodable` bad line
+    return line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
+
+
+def _message(rejected: Rejected) -> str:
+    first = rejected.errors[0]
+    return f"{first.path}: {first.message}" if first.path else first.message
+
+
+def run_backtest(
+    lines: Iterable[str | bytes],
+    catalog: Catalog,
+    policy: Policy,
+    *,
+    now: float | None = None,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> BacktestResult:
+    """Check every line, apply the valid events in the total order; outputs in produced order.
+
+    `now` is the wall-clock time (seconds since the epoch) against which an event time more
+    than `max_future_s` ahead is a `future_timestamp` bad line, as at the stream's intake;
+    `now=None` skips only that bound (a replay of recorded history); every other rule, the
+    contract's years 1900-2999 included, always applies. Blank lines are skipped.
+    """
     result = BacktestResult()
-    states = result.states
+    valid: list[Accepted] = []
     for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
+        raw = _bytes(line)
+        if not raw.strip():
             continue
-        try:
-            event = parse_event(line)
-        except ValidationError as error:
-            reason, message = _classify(error)
-            result.bad_lines.append(BadLine(line_no, reason, message[:500]))
-            continue
-        if isinstance(event, ExportControl):
-            materials = list(dict.fromkeys(event.materials))
+        if now is None:
+            checked = classify_contract(raw, catalog, max_bytes=max_event_bytes)
         else:
-            materials = [event.material]
-        unknown = [m for m in materials if m not in catalog.materials]
-        if unknown:
-            result.bad_lines.append(
-                BadLine(line_no, "unknown_material", f"not in the catalog: {', '.join(unknown)}")
+            checked = classify(
+                raw, catalog, max_bytes=max_event_bytes, now=now, max_future_s=max_future_s
             )
-            continue
+        if isinstance(checked, Rejected):
+            result.bad_lines.append(BadLine(line_no, checked.reason, _message(checked)[:500]))
+        else:
+            valid.append(checked)
+    valid.sort(key=lambda accepted: order_key(accepted.event, accepted.raw))
+    states = result.states
+    for accepted in valid:
+        event = accepted.event
         result.events += 1
         if isinstance(event, PriceObserved):
             _record_price(result, event)
-        for material in materials:
+        for material in accepted.materials:
             state = states.get(material)
             if state is None:
                 state = states[material] = initial_state(material)
