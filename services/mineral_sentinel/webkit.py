@@ -15,20 +15,19 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 
+from .ingest import rejected_from_validation
+
 
 def error_body(status: int, message: str, errors: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     return {"status": status, "message": message, "errors": list(errors)}
 
 
 def validation_errors(error: ValidationError, index: int | None = None) -> list[dict[str, Any]]:
-    """One entry per failing field: dotted path, pydantic's message, and the item index if any."""
+    """One entry per failing field: dotted path, pydantic's message, the dead-letter reason as
+    `type` (the ingest module's one mapping), and the item index if any."""
     entries: list[dict[str, Any]] = []
-    for item in error.errors(include_url=False, include_input=False):
-        entry: dict[str, Any] = {
-            "field": ".".join(str(part) for part in item["loc"]),
-            "message": item["msg"],
-            "type": item["type"],
-        }
+    for item in rejected_from_validation(error).errors:
+        entry: dict[str, Any] = {"field": item.path, "message": item.message, "type": item.reason}
         if index is not None:
             entry["index"] = index
         entries.append(entry)

@@ -9,7 +9,6 @@ letter topic and is counted; the agent carries on.
 from __future__ import annotations
 
 import asyncio
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,15 +16,11 @@ import faust
 from mode import Service
 from pydantic import ValidationError
 
+from .. import ingest
 from ..config import Settings, load_settings
-from ..contracts.outputs import (
-    DEAD_LETTER_VALUE_LIMIT,
-    Alert,
-    DeadLetter,
-    DeadLetterError,
-    StockpileRecommendation,
-)
+from ..contracts.outputs import Alert, StockpileRecommendation
 from ..faustkit import make_app
+from ..ingest import Rejected
 from ..kafka_admin import ensure_configured_topics
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
 from ..webkit import add_health_and_metrics
@@ -81,24 +76,20 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
         async def on_stop(self) -> None:
             await runtime.stop()
 
-    async def dead_letter(event: Any, reason: str, path: str, message: str) -> None:
+    async def dead_letter(event: Any, rejected: Rejected) -> None:
         topic_name = logical[event.message.topic]
-        metrics.EVENTS_INVALID.labels(topic_name, reason).inc()
-        value: bytes = event.value or b""
-        letter = DeadLetter(
-            source_topic=topic_name,
-            source_partition=event.message.partition,
-            source_offset=event.message.offset,
-            key_b64=base64.b64encode(event.key).decode() if event.key else None,
-            value_b64=base64.b64encode(value[:DEAD_LETTER_VALUE_LIMIT]).decode(),
-            value_size=len(value),
-            errors=[DeadLetterError(reason=reason, path=path, message=message[:2000])],  # type: ignore[arg-type]
+        metrics.EVENTS_INVALID.labels(topic_name, rejected.reason).inc()
+        letter = ingest.dead_letter(
+            rejected,
+            raw=event.value,
+            key=event.key or None,
+            topic=topic_name,
+            partition=event.message.partition,
+            offset=event.message.offset,
             received_at=datetime.now(UTC),
         )
         await runtime.producer.send_and_wait(
-            runtime.dead_letter_topic,
-            key=topic_name.encode(),
-            value=letter.model_dump_json().encode(),
+            runtime.dead_letter_topic, key=topic_name.encode(), value=letter
         )
 
     @app.agent(inputs, concurrency=1)
@@ -109,18 +100,19 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
             topic_name = logical[event.message.topic]
             value = event.value
             if not value:
-                await dead_letter(event, "empty", "", "empty message")
+                await dead_letter(event, ingest.reject("empty", "empty message"))
                 continue
             if len(value) > MAX_MESSAGE_BYTES:
-                await dead_letter(event, "too_large", "", f"{len(value)} bytes")
+                await dead_letter(event, ingest.reject("too_large", f"{len(value)} bytes"))
+                continue
+            if ingest.too_deep(value):
+                nested = f"JSON nested deeper than {ingest.MAX_JSON_DEPTH} levels"
+                await dead_letter(event, ingest.reject("too_large", nested))
                 continue
             try:
                 message = MODELS[topic_name].model_validate_json(value)
             except ValidationError as error:
-                first = error.errors(include_url=False, include_input=False)[0]
-                reason = "invalid_json" if first["type"] == "json_invalid" else "schema_violation"
-                path = ".".join(str(p) for p in first["loc"])
-                await dead_letter(event, reason, path, first["msg"])
+                await dead_letter(event, ingest.rejected_from_validation(error))
                 continue
             metrics.EVENTS_CONSUMED.labels(topic_name, message.type).inc()
             produced_at = datetime.fromtimestamp(event.message.timestamp, UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.api import ActiveMeasure, EventsAccepted, MaterialDetail, MaterialSummary
 from ..contracts.events import ExportControl, InputEvent
+from ..ingest import Rejected, classify, split_json_array
 from ..risk import (
     Policy,
     active_measures,
@@ -33,7 +35,6 @@ from ..risk import (
 from ..risk.timeutil import to_datetime
 from ..webkit import guarded, json_error
 from .agents import RiskAgents
-from .intake import Rejected, classify
 from .slot import MaterialSlot
 from .topology import TABLE_NAME
 
@@ -48,10 +49,6 @@ TOPIC_OF_TYPE = {
 
 class NotReady(Exception):
     """The group has not assigned partitions yet: ownership is unknown."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _urlident(url: URL | str) -> tuple[str, int]:
@@ -312,29 +309,39 @@ class RiskApi:
             if size > limit:
                 return json_error(view, 413, f"body over the limit of {limit} bytes")
             chunks.append(chunk)
-        try:
-            document = json.loads(b"".join(chunks), parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as error:
+        # One parse per event: the body is split into its elements' bytes (depth-checked, no
+        # parsing), each element is validated once from its own bytes by the ingest rules, and
+        # exactly those bytes (surrounding whitespace stripped) are produced to Kafka.
+        items = split_json_array(b"".join(chunks))
+        if isinstance(items, Rejected):
             return json_error(
-                view, 422, "body is not valid JSON", [{"field": "", "message": str(error)}]
+                view,
+                422,
+                "body is not valid JSON",
+                [{"field": e.path, "message": e.message, "type": e.reason} for e in items.errors],
             )
-        items = document if isinstance(document, list) else [document]
         if not 1 <= len(items) <= MAX_EVENTS_PER_REQUEST:
             return json_error(
                 view, 422, f"send between 1 and {MAX_EVENTS_PER_REQUEST} events per request"
             )
         accepted: list[tuple[bytes, InputEvent]] = []
         errors: list[dict[str, Any]] = []
+        now = time.time()
         for index, item in enumerate(items):
-            raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
-            result = classify(raw, self.catalog, max_bytes=self.settings.risk_max_event_bytes)
+            result = classify(
+                item,
+                self.catalog,
+                max_bytes=self.settings.risk_max_event_bytes,
+                now=now,
+                max_future_s=self.settings.max_future_s,
+            )
             if isinstance(result, Rejected):
                 errors.extend(
                     {"index": index, "field": e.path, "message": e.message, "type": e.reason}
                     for e in result.errors
                 )
             else:
-                accepted.append((raw, result))
+                accepted.append((result.raw, result.event))
         if errors:
             failed = len({e["index"] for e in errors})
             return json_error(

@@ -1,0 +1,374 @@
+"""The one ingest module: reasons, timestamp bounds, depth bound, HTTP body splitting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from mineral_sentinel import ingest
+from mineral_sentinel.catalog.loader import load_catalog
+from mineral_sentinel.config import Settings
+from mineral_sentinel.contracts.events import PriceObserved
+from mineral_sentinel.ingest import (
+    MAX_JSON_DEPTH,
+    TOPIC_TYPES,
+    Accepted,
+    Rejected,
+    classify,
+    dead_letter,
+    materials_of,
+    rejected_from_validation,
+    split_json_array,
+    too_deep,
+)
+from mineral_sentinel.risk_service import intake
+from mineral_sentinel.topics import INPUT_TOPICS
+from mineral_sentinel.webkit import validation_errors
+
+pytestmark = pytest.mark.unit
+
+CATALOG = load_catalog()
+NOW = datetime(2024, 1, 10, tzinfo=UTC).timestamp()
+LIMIT = 65536
+
+
+def _price(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "type": "price_observed",
+        "event_id": "p-1",
+        "material": "gallium",
+        "observed_at": "2024-01-02T16:00:00Z",
+        "price": 300.0,
+        "currency": "USD",
+        "unit": "kg",
+        "source": "fastmarkets",
+    }
+    doc.update(changes)
+    return doc
+
+
+def _control(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "type": "export_control",
+        "event_id": "e-1",
+        "measure_id": "CN-1",
+        "country": "CN",
+        "materials": ["gallium", "germanium", "gallium"],
+        "measure": "licensing",
+        "status": "announced",
+        "announced_at": "2024-01-03T12:00:00+08:00",
+        "effective_at": "2024-03-01T00:00:00+08:00",
+        "summary": "licensing",
+    }
+    doc.update(changes)
+    return doc
+
+
+def _classify(doc: object, **kwargs: Any) -> Accepted | Rejected:
+    raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return classify(raw, CATALOG, max_bytes=LIMIT, now=NOW, max_future_s=3600.0, **kwargs)
+
+
+def _rejected(doc: object, **kwargs: Any) -> Rejected:
+    result = _classify(doc, **kwargs)
+    assert isinstance(result, Rejected), result
+    return result
+
+
+def test_a_valid_event_is_accepted_with_stripped_bytes_and_its_materials() -> None:
+    raw = b" \n" + json.dumps(_control()).encode() + b"\r\n"
+    result = _classify(raw)
+    assert isinstance(result, Accepted)
+    assert result.raw == raw.strip()
+    assert result.materials == ("gallium", "germanium")
+    assert materials_of(result.event) == ("gallium", "germanium")
+
+
+def test_topic_types_are_derived_from_the_topic_registry() -> None:
+    assert {spec.name: spec.event_type for spec in INPUT_TOPICS} == TOPIC_TYPES
+    assert TOPIC_TYPES["minerals.prices.v1"] == "price_observed"
+    wrong = _rejected(_price(), topic="minerals.shipments.v1")
+    assert (wrong.reason, wrong.errors[0].path) == ("schema_violation", "type")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty"),
+        (b" \n\t", "empty"),
+        (b"\xff\xfe", "undecodable"),
+        (b"{not json", "invalid_json"),
+        (b" " * 70_000, "too_large"),
+        (b"[" * 100_000, "too_large"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "too_large"),
+        (json.dumps(_price(price=-1.0)).encode(), "schema_violation"),
+        (json.dumps(_price(material="unobtainium")).encode(), "unknown_material"),
+    ],
+)
+def test_reasons_of_the_dead_letter_vocabulary(raw: bytes, reason: str) -> None:
+    result = _rejected(raw)
+    assert result.reason == reason == result.errors[0].reason
+    letter = json.loads(
+        dead_letter(
+            result,
+            raw=raw,
+            key=b"k",
+            topic="minerals.prices.v1",
+            partition=1,
+            offset=9,
+            received_at=datetime(2024, 1, 1, tzinfo=UTC),
+        )
+    )
+    assert letter["errors"][0]["reason"] == reason
+    assert (letter["source_partition"], letter["source_offset"]) == (1, 9)
+    assert letter["value_size"] == len(raw)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "path"),
+    [
+        ({"observed_at": "9999-12-31T23:59:59-14:00"}, "future_timestamp", "observed_at"),
+        ({"observed_at": "9999-12-31T23:59:59Z"}, "future_timestamp", "observed_at"),
+        ({"observed_at": "3000-01-01T00:00:00Z"}, "future_timestamp", "observed_at"),
+        ({"observed_at": "0001-01-01T00:00:00+14:00"}, "past_timestamp", "observed_at"),
+        ({"observed_at": "1899-12-31T23:59:59Z"}, "past_timestamp", "observed_at"),
+        ({"observed_at": 1_704_211_200}, "schema_violation", "observed_at"),
+        ({"price": "300"}, "schema_violation", "price"),
+        ({"price": True}, "schema_violation", "price"),
+        ({"currency": 840}, "schema_violation", "currency"),
+    ],
+)
+def test_contract_bounds_and_strict_types(changes: dict[str, Any], reason: str, path: str) -> None:
+    result = _rejected(_price(**changes))
+    assert result.reason == reason
+    assert result.errors[0].path == f"price_observed.{path}"
+
+
+def test_json_integers_are_numbers_and_the_contract_years_are_inclusive() -> None:
+    assert isinstance(_classify(_price(price=300)), Accepted)
+    early = _classify(_price(observed_at="1900-01-01T00:00:00Z"))
+    assert isinstance(early, Accepted)
+    late = classify(
+        json.dumps(_price(observed_at="2999-12-31T23:59:59-14:00")).encode(),
+        CATALOG,
+        max_bytes=LIMIT,
+        now=datetime(2999, 12, 31, tzinfo=UTC).timestamp(),
+        max_future_s=1e9,
+    )
+    assert isinstance(late, Accepted)
+
+
+def test_dates_are_iso_dates_with_bounded_years() -> None:
+    shipment = {
+        "type": "shipment_updated",
+        "event_id": "s-1",
+        "shipment_id": "S",
+        "material": "cobalt",
+        "status": "delayed",
+        "origin_country": "CD",
+        "destination_country": "BE",
+        "quantity_t": 120,
+        "planned_arrival": "2024-03-01",
+        "occurred_at": "2024-01-02T08:00:00+01:00",
+    }
+    assert isinstance(_classify(shipment), Accepted)
+    for value, reason in [
+        ("0999-03-01", "past_timestamp"),
+        ("3001-03-01", "future_timestamp"),
+        ("2024-03-01T00:00:00Z", "schema_violation"),
+        (20240301, "schema_violation"),
+    ]:
+        result = _rejected(dict(shipment, planned_arrival=value))
+        assert (result.reason, result.errors[0].path) == (
+            reason,
+            "shipment_updated.planned_arrival",
+        )
+
+
+def test_event_time_ahead_of_the_wall_clock_is_a_future_timestamp() -> None:
+    inside = datetime.fromtimestamp(NOW + 3600, UTC).isoformat()
+    outside = datetime.fromtimestamp(NOW + 3601, UTC).isoformat()
+    assert isinstance(_classify(_price(observed_at=inside)), Accepted)
+    result = _rejected(_price(observed_at=outside))
+    assert (result.reason, result.errors[0].path) == ("future_timestamp", "observed_at")
+    stock = {
+        "type": "stockpile_position",
+        "event_id": "k",
+        "material": "gallium",
+        "stock_t": 1,
+        "as_of": outside,
+    }
+    assert _rejected(stock).errors[0].path == "as_of"
+
+
+def test_export_control_future_bound_names_the_field_behind_its_event_time() -> None:
+    # announced with a future effective date: event time is announced_at, fine
+    assert isinstance(_classify(_control()), Accepted)
+    in_force = _rejected(_control(status="effective"))
+    assert (in_force.reason, in_force.errors[0].path) == ("future_timestamp", "effective_at")
+    late_news = _rejected(
+        _control(announced_at="2024-06-01T00:00:00Z", effective_at="2024-01-01T00:00:00Z")
+    )
+    assert late_news.errors[0].path == "announced_at"
+
+
+def test_depth_scan_ignores_brackets_in_strings_and_is_bounded() -> None:
+    text = json.dumps(_control(summary="[" * 100 + "{" * 100)).encode()
+    assert not too_deep(text)
+    assert isinstance(_classify(text), Accepted)
+    nested: object = 1
+    for _ in range(MAX_JSON_DEPTH):
+        nested = [nested]
+    assert not too_deep(json.dumps(nested).encode())
+    assert too_deep(json.dumps([nested]).encode())
+    assert too_deep(b"[" * 1_000_000)
+
+
+def test_split_json_array_keeps_each_elements_bytes() -> None:
+    a, b = json.dumps(_price()).encode(), json.dumps(_price(event_id="p-2", note="[,]")).encode()
+    body = b" [ " + a + b" ,\n" + b + b" ] \n"
+    assert split_json_array(body) == [b" " + a + b" ", b"\n" + b + b" "]
+    assert split_json_array(b"[]") == []
+    assert split_json_array(a + b"\n") == [a]
+    for bad, reason in [
+        (b"[" + a, "invalid_json"),
+        (b"[" + a + b"] x", "invalid_json"),
+        (b"[" + a + b"}", "invalid_json"),
+        (b"[" * 100_000, "too_large"),
+    ]:
+        result = split_json_array(bad)
+        assert isinstance(result, Rejected) and result.reason == reason, bad[:20]
+    trailing = split_json_array(b"[" + a + b",]")
+    assert isinstance(trailing, list) and trailing[-1] == b""
+    assert _rejected(trailing[-1]).reason == "empty"
+
+
+class _Model(BaseModel):
+    n: int
+
+
+def test_one_mapping_for_validation_errors_everywhere() -> None:
+    with pytest.raises(ValidationError) as info:
+        _Model.model_validate_json(b'{"n": "x"}')
+    rejected = rejected_from_validation(info.value)
+    assert (rejected.reason, rejected.errors[0].path) == ("schema_violation", "n")
+    assert validation_errors(info.value, index=3) == [
+        {
+            "field": "n",
+            "message": rejected.errors[0].message,
+            "type": "schema_violation",
+            "index": 3,
+        }
+    ]
+    with pytest.raises(ValidationError) as info:
+        _Model.model_validate_json(b"{nope")
+    assert rejected_from_validation(info.value).reason == "invalid_json"
+    with pytest.raises(ValidationError) as info:
+        PriceObserved.model_validate_json(json.dumps(_price(observed_at="0001-01-01T00:00:00Z")))
+    assert validation_errors(info.value)[0]["type"] == "past_timestamp"
+
+
+def test_the_old_intake_names_still_work() -> None:
+    event = intake.classify(json.dumps(_price()).encode(), CATALOG, max_bytes=LIMIT)
+    assert isinstance(event, PriceObserved)
+    result = intake.classify(b"", CATALOG, max_bytes=LIMIT)
+    assert isinstance(result, intake.Rejected) and result.reason == "empty"
+    assert intake.materials_of(event) == ("gallium",)
+    assert intake.dead_letter is ingest.dead_letter
+
+
+# ---- POST /v1/events: parsing, with fakes for the view, the request and the producer -------
+
+
+class _Content:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def iter_chunked(self, size: int) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), size):
+            yield self.body[start : start + size]
+
+
+class _Request:
+    def __init__(self, body: bytes) -> None:
+        self.content_length = len(body)
+        self.content = _Content(body)
+
+
+class _View:
+    def json(self, body: Any, status: int = 200, headers: Any = None) -> tuple[int, Any]:
+        return status, body
+
+
+class _Input:
+    def __init__(self, sent: list[tuple[bytes, bytes]]) -> None:
+        self.sent = sent
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append((key, value))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+class _Agents:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.inputs = {spec.name: _Input(self.sent) for spec in INPUT_TOPICS}
+
+
+def _post(body: bytes) -> tuple[tuple[int, Any], _Agents]:
+    from mineral_sentinel.risk import Policy
+    from mineral_sentinel.risk_service.views import RiskApi
+
+    agents = _Agents()
+    api = RiskApi(None, agents, Settings(), CATALOG, Policy())  # type: ignore[arg-type]
+    response = asyncio.run(api.post_events(_View(), _Request(body)))  # type: ignore[arg-type]
+    return response, agents  # type: ignore[return-value]
+
+
+def test_post_events_produces_exactly_the_bytes_of_each_element() -> None:
+    now = datetime.now(UTC).isoformat()
+    a = json.dumps(_price(observed_at=now), indent=1).encode()
+    b = json.dumps(_control(announced_at=now, effective_at=now)).encode()
+    (status, body), agents = _post(b"[" + a + b",\n " + b + b"]")
+    assert status == 202, body
+    assert body == {"accepted": 2, "event_ids": ["p-1", "e-1"]}
+    assert agents.sent == [(b"gallium", a), (b"CN-1", b)]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        (b"[" * 100_000, "", "too_large"),
+        (b"{" * 100_000, "", "too_large"),
+        (
+            json.dumps([_price(observed_at="9999-12-31T23:59:59-14:00")]).encode(),
+            "price_observed.observed_at",
+            "future_timestamp",
+        ),
+        (
+            json.dumps(_price(observed_at="0001-01-01T00:00:00+14:00")).encode(),
+            "price_observed.observed_at",
+            "past_timestamp",
+        ),
+        (
+            json.dumps(_price(observed_at="2999-01-01T00:00:00Z")).encode(),
+            "observed_at",
+            "future_timestamp",
+        ),
+        (json.dumps(_price(price="300")).encode(), "price_observed.price", "schema_violation"),
+        (b"{nope", "", "invalid_json"),
+    ],
+)
+def test_post_events_answers_422_naming_the_field(body: bytes, field: str, kind: str) -> None:
+    (status, answer), agents = _post(body)
+    assert status == 422, answer
+    assert (answer["errors"][0]["field"], answer["errors"][0]["type"]) == (field, kind)
+    assert agents.sent == []
