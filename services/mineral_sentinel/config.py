@@ -52,15 +52,25 @@ class Settings(BaseSettings):
     risk_max_event_bytes: int = Field(
         64 * 1024, ge=1024, description="input messages larger than this are dead letters"
     )
-    risk_reorder_buffer: int = Field(
-        512, ge=1, description="early arrivals held per material before forced in-order release"
+    risk_idle_ms: int = Field(
+        100,
+        ge=0,
+        le=60_000,
+        description=(
+            "how long an input partition must be caught up before the merge stops waiting for it"
+            " (Kafka Streams' max.task.idle.ms)"
+        ),
     )
-    risk_batch_size: int = Field(2000, ge=1, description="risk agents take up to this many events")
+    risk_merge_buffer: int = Field(
+        100_000,
+        ge=1,
+        description="records per partition the event-time merge holds before it releases early",
+    )
+    risk_batch_size: int = Field(
+        2000, ge=1, description="the intake takes up to this many input messages per batch"
+    )
     risk_batch_within_s: float = Field(
-        0.02, gt=0, description="risk agents wait at most this long to fill a batch"
-    )
-    risk_fold_within_s: float = Field(
-        0.1, gt=0, description="the stateful agent's batch window (one table write per material)"
+        0.02, gt=0, description="the intake waits at most this long to fill a batch"
     )
     risk_fetch_max_wait_ms: int = Field(
         50,
@@ -101,6 +111,12 @@ class Settings(BaseSettings):
     )
     webhook_http_engine: Literal["aiohttp", "httpcore"] = Field(
         "aiohttp", description="I/O under the shared httpx client (httpcore is slow when busy)"
+    )
+
+    log_rate_limit_s: float = Field(
+        10.0,
+        ge=0,
+        description="repeated log lines of one cause pass once per this many seconds (0 = off)",
     )
 
     kafka_port: int = Field(9092, description="local broker client port (sentinel kafka)")

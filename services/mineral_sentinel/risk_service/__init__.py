@@ -1,5 +1,5 @@
-"""The risk service: Faust agents, a per-material state table and the HTTP API around the core.
+"""The risk service: the intake, the event-time merge, a per-material state table and the API.
 
-The pure pieces (intake classification, the re-keyed envelope, the sequencer, the table slot and
-the per-message step) are importable without Faust; `app.create_app()` is the composition root.
+The pure pieces (the envelope, the merge, the table slot and the per-record step) are importable
+without Faust or Kafka; `app.create_app()` is the composition root.
 """

@@ -1,35 +1,48 @@
-"""The Faust shell: intake agents (validate, dead-letter, re-key) and the stateful fold agent.
+"""The Faust shell: the intake task and the stateful fold agent, and the table they share.
 
-Everything here is I/O and bookkeeping; decisions live in `intake`, `sequencer` and `processor`.
-The fold agent takes events in batches and writes each material's table value once per batch,
-after sending that material's outputs (so a crash can only lose a table write, never outputs
-the table claims were made). Agent concurrency is 1 everywhere (faust can commit past an
-in-flight message otherwise); the service scales by partitions and workers.
+Everything here is I/O and bookkeeping; decisions live in `ingest`, `merge` and `processor`.
+- The intake (`forwarder.Forwarder`, its own consumer group) validates each input message once
+  and forwards it per material to the by-material topic, with every input partition's marks.
+- The fold agent (faust, consumer group of the app, owns the table) feeds each by-material
+  partition's envelopes to that partition's event-time merge and applies what the merge
+  releases, in the total order, material by material: outputs are sent first, then the
+  material's table value is written once per release, so a crash can only lose a table write,
+  never outputs the table claims were made.
+- Acknowledgement is manual: an envelope is acknowledged once every record in it has been
+  released and applied, so the committed offset never passes a record that waits in the merge
+  (faust commits the contiguous acknowledged prefix). After a crash the uncommitted envelopes
+  are read again: records already applied are recognised by their input coordinate.
+Agent concurrency is 1 (faust can commit past an in-flight message otherwise); the service
+scales by partitions and workers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from faust.streams import _current_event  # the context table stores read the partition from
 from faust.types import TP
 
 from ..catalog.model import Catalog
 from ..config import Settings
+from ..contracts.events import InputEvent, parse_event
 from ..contracts.outputs import LEVEL_ORDER, DeadLetterError
-from ..risk import Policy
-from ..topics import DEAD_LETTER, INPUT_TOPICS, TopicSpec
+from ..ingest import Rejected, dead_letter
+from ..risk import Policy, as_of, snapshot_of
+from ..risk.ordering import OrderKey
+from ..topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, RECOMMENDATIONS, RISK
 from . import metrics
-from .envelope import Keyed, chunks, decode, encode, read_sequence
-from .intake import Rejected, classify, dead_letter, materials_of
+from .envelope import Forwarded, decode
+from .forwarder import Forwarder, Handoff
+from .merge import MergeState, new_merge, offer_mark, offer_record, release
 from .processor import StepResult, step
-from .slot import MaterialSlot, decode_slot, encode_slot, new_slot
+from .slot import MaterialSlot, OutputKind, decode_slot, encode_slot, new_slot
 from .topology import BY_MATERIAL
 
 log = logging.getLogger(__name__)
@@ -41,10 +54,22 @@ ROCKSDB_OPTIONS = {
 }
 """Per partition database: a few dozen small values each, so faust's large defaults (sized for
 big tables) would only cost memory."""
+INTAKE_RESTART_S = 2.0
+
+
+@dataclass(slots=True)
+class Envelope:
+    """A by-material message whose records are not all applied yet (then it is acknowledged)."""
+
+    event: Any
+    remaining: int
+
+
+Pending = tuple[Forwarded, Envelope]
 
 
 class RiskAgents:
-    """Owns the topics, the table and the decoded-slot cache of one worker."""
+    """Owns the topics, the table, the merges and the decoded-slot cache of one worker."""
 
     def __init__(
         self, app: faust.App, settings: Settings, catalog: Catalog, policy: Policy
@@ -61,10 +86,10 @@ class RiskAgents:
             for spec in INPUT_TOPICS
         }
         self.by_material = app.topic(BY_MATERIAL.full_name(prefix), partitions=partitions)
-        self.outputs: dict[str, str] = {
-            "risk": f"{prefix}minerals.risk.v1",
-            "alerts": f"{prefix}minerals.alerts.v1",
-            "recommendations": f"{prefix}minerals.stockpile-recommendations.v1",
+        self.outputs: dict[OutputKind, str] = {
+            "risk": RISK.full_name(prefix),
+            "alerts": ALERTS.full_name(prefix),
+            "recommendations": RECOMMENDATIONS.full_name(prefix),
         }
         self.dead_letter_topic = DEAD_LETTER.full_name(prefix)
         self.table = app.Table(
@@ -75,91 +100,156 @@ class RiskAgents:
             value_type=bytes,
             options=ROCKSDB_OPTIONS,
         )
+        self.handoff = Handoff()
+        self.forwarder = Forwarder(
+            settings,
+            catalog,
+            topics={spec.full_name(prefix): spec.name for spec in INPUT_TOPICS},
+            by_material_topic=BY_MATERIAL.full_name(prefix),
+            partitions=partitions,
+            dead_letter_topic=self.dead_letter_topic,
+            group_id=f"{app.conf.id}-intake",
+            handoff=self.handoff,
+        )
+        self.merges: dict[int, MergeState[Pending]] = {}
+        self.quarantined: dict[str, str] = {}
+        """material -> why its stored state cannot be used"""
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
+        self._background: set[asyncio.Future[Any]] = set()
         self.positions: dict[TP, int] = {}
-        """Next offset to process per consumed partition (for the lag gauge)."""
+        """Next by-material offset to process per partition (for the lag gauge)."""
 
     # ---- wiring ------------------------------------------------------------------------------
 
     def register(self) -> None:
-        for spec in INPUT_TOPICS:
-            self._register_intake(spec)
         self.app.agent(self.by_material, name="fold-by-material", concurrency=1)(self._fold)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.task(self._run_intake)
 
-    def _register_intake(self, spec: TopicSpec) -> None:
-        async def intake(stream: Any) -> None:
-            async for events in stream.take_events(
-                self.settings.risk_batch_size, self.settings.risk_batch_within_s
-            ):
-                pending: dict[str, list[Keyed]] = {}
-                for event in events:
-                    await self._intake_one(spec, event, pending)
-                await self._forward(pending)
-
-        self.app.agent(self.inputs[spec.name], name=f"intake-{spec.name}", concurrency=1)(intake)
+    async def _run_intake(self) -> None:
+        """The intake for the worker's lifetime; restarted (with a pause) if it fails."""
+        while True:
+            try:
+                await self.forwarder.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("intake stopped; restarting in %s s", INTAKE_RESTART_S)
+            self.forwarder.running.clear()
+            await asyncio.sleep(INTAKE_RESTART_S)  # back-off before reconnecting
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         self._cache.clear()
         for tp in revoked:
             self.positions.pop(tp, None)
+            if tp.topic == self.by_material.get_topic_name():
+                self.merges.pop(tp.partition, None)
+                metrics.MERGE_BUFFERED.labels(str(tp.partition)).set(0)
 
-    # ---- intake --------------------------------------------------------------------------------
+    # ---- the stateful fold ----------------------------------------------------------------------
 
-    async def _forward(self, pending: dict[str, list[Keyed]]) -> None:
-        """One envelope per material (split if large), in arrival order within the material."""
-        topic = self.by_material.get_topic_name()
-        for material, items in pending.items():
-            for chunk in chunks(items):
-                await self.app.producer.send(
-                    topic,
-                    material.encode(),
-                    encode(chunk),
+    async def _fold(self, stream: Any) -> None:
+        manual = stream.noack()
+        async for event in manual.events():
+            await self._on_envelope(manual, event)
+
+    async def _on_envelope(self, stream: Any, event: Any) -> None:
+        message = event.message
+        self.positions[message.tp] = message.offset + 1
+        try:
+            envelope = decode(event.value)
+        except Exception as error:  # never die on input
+            log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
+            await self._failure(None, event.value, message, "processing_error", repr(error))
+            await stream.ack(event)
+            return
+        merge = self.merges.get(message.partition)
+        if merge is None:
+            merge = self.merges[message.partition] = new_merge(())
+        merge.expected.update(envelope.sources())
+        pending = Envelope(event, len(envelope.records))
+        for record in envelope.records:
+            offer_record(merge, record.source, record.key, (record, pending))
+        for mark in envelope.marks:
+            offer_mark(merge, mark.source, mark.time_us, mark.idle)
+        if not envelope.records:
+            await stream.ack(event)
+        released = release(merge, limit=self.settings.risk_merge_buffer)
+        if released.forced:
+            metrics.MERGE_FORCED.inc(released.forced)
+        metrics.MERGE_BUFFERED.labels(str(message.partition)).set(merge.buffered())
+        if released.items:
+            await self._apply(released.items, message)
+            for _, (_, envelope_of) in released.items:
+                envelope_of.remaining -= 1
+                if envelope_of.remaining == 0:
+                    await stream.ack(envelope_of.event)
+
+    async def _apply(self, items: Sequence[tuple[OrderKey, Pending]], message: Any) -> None:
+        """Apply released records material by material (order kept within each material)."""
+        by_material: dict[str, list[tuple[OrderKey, Forwarded]]] = {}
+        for key, (record, _) in items:
+            by_material.setdefault(record.material, []).append((key, record))
+        for material, records in by_material.items():
+            await self._apply_material(material, records, message)
+
+    async def _apply_material(
+        self, material: str, records: list[tuple[OrderKey, Forwarded]], message: Any
+    ) -> None:
+        key = material.encode()
+        slot = self.load(key)
+        if material in self.quarantined:
+            for _, record in records:
+                why = f"material quarantined: {self.quarantined[material]}"
+                await self._failure(key, record.raw, message, "unusable_state", why)
+            return
+        if slot is None:
+            slot = new_slot(material)
+        send = self.app.producer.send
+        for order, record in records:
+            event = self._event(record)
+            if event is None:
+                await self._failure(key, record.raw, message, "processing_error", "unparseable")
+                continue
+            started = time.perf_counter()
+            try:
+                result = step(slot, order, event, record.coordinate, self.catalog, self.policy)
+            except Exception as error:  # never die on input
+                log.exception("fold failed for %s at %s", material, record.coordinate)
+                await self._failure(key, record.raw, message, "processing_error", repr(error))
+                continue
+            elapsed = time.perf_counter() - started
+            for emission in result.emissions:
+                await send(
+                    self.outputs[emission.kind],
+                    key,
+                    emission.value,
                     partition=None,
                     timestamp=None,
                     headers=None,
                 )
+            self._observe(record, result, elapsed)
+            if result.failure is not None:
+                await self._failure(key, record.raw, message, "processing_error", result.failure)
+        value = encode_slot(slot)
+        self.table[key] = value
+        self._cache[key] = (value, slot)
 
-    async def _intake_one(
-        self, spec: TopicSpec, event: Any, pending: dict[str, list[Keyed]]
-    ) -> None:
-        message = event.message
-        raw: bytes | None = event.value
-        self.positions[message.tp] = message.offset + 1
+    def _event(self, record: Forwarded) -> InputEvent | None:
+        """The model parsed at intake when this worker forwarded it; else parse the bytes."""
+        event = self.handoff.take(record.coordinate)
+        if event is not None:
+            return event
         try:
-            result = classify(
-                raw, self.catalog, max_bytes=self.settings.risk_max_event_bytes, topic=spec.name
-            )
-        except Exception as error:  # never die on input
-            log.exception(
-                "intake failed on %s[%s]@%s", message.topic, message.partition, message.offset
-            )
-            result = Rejected(
-                "processing_error",
-                (DeadLetterError(reason="processing_error", message=repr(error)[:2000]),),
-            )
-        if isinstance(result, Rejected):
-            await self._dead_letter(spec.name, result, raw, event.key, message)
-            return
-        metrics.EVENTS_CONSUMED.labels(spec.name, result.type).inc()
-        run, seqs = read_sequence(event.headers)
-        produced_ms = int(message.timestamp * 1000) if message.timestamp else None
-        for material in materials_of(result):
-            seq = seqs.get(material)
-            keyed = Keyed(
-                material,
-                raw or b"",
-                spec.name,
-                run if seq is not None else None,
-                seq,
-                produced_ms,
-            )
-            pending.setdefault(material, []).append(keyed)
+            return parse_event(record.raw)
+        except ValueError:
+            return None
 
-    async def _dead_letter(
-        self, source: str, rejected: Rejected, raw: bytes | None, key: bytes | None, message: Any
+    async def _failure(
+        self, key: bytes | None, raw: bytes | None, message: Any, reason: str, why: str
     ) -> None:
-        metrics.EVENTS_INVALID.labels(source, rejected.reason).inc()
+        rejected = Rejected(reason, (DeadLetterError(reason=reason, message=why[:2000]),))  # type: ignore[arg-type]
+        metrics.EVENTS_INVALID.labels(BY_MATERIAL.name, reason).inc()
         value = dead_letter(
             rejected,
             raw=raw,
@@ -178,80 +268,17 @@ class RiskAgents:
             headers=None,
         )
 
-    # ---- the stateful fold ----------------------------------------------------------------------
-
-    async def _fold(self, stream: Any) -> None:
-        async for events in stream.take_events(
-            self.settings.risk_batch_size, self.settings.risk_fold_within_s
-        ):
-            groups: dict[bytes, list[Any]] = {}
-            for event in events:
-                groups.setdefault(event.key, []).append(event)
-            for key, group in groups.items():
-                await self._fold_group(key, group)
-
-    async def _fold_group(self, key: bytes, group: list[Any]) -> None:
-        _current_event.set(weakref.ref(group[-1]))  # table store picks this event's partition
-        slot = self.load(key)
-        if slot is None:
-            slot = new_slot(key.decode())
-        send = self.app.producer.send
-        for event in group:
-            message = event.message
-            try:
-                items = decode(event.value)
-            except Exception as error:  # never die on input
-                log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
-                await self._fold_failure(key, event.value, message, repr(error))
-                continue
-            for keyed in items:
-                started = time.perf_counter()
-                try:
-                    result = step(
-                        slot,
-                        keyed,
-                        self.catalog,
-                        self.policy,
-                        reorder_limit=self.settings.risk_reorder_buffer,
-                    )
-                except Exception as error:  # never die on input
-                    log.exception("fold failed at %s@%s", message.tp, message.offset)
-                    await self._fold_failure(key, keyed.raw, message, repr(error))
-                    continue
-                elapsed = time.perf_counter() - started
-                for emission in result.emissions:
-                    await send(
-                        self.outputs[emission.kind],
-                        key,
-                        emission.value,
-                        partition=None,
-                        timestamp=None,
-                        headers=None,
-                    )
-                self._observe(keyed, result, elapsed)
-                for failure in result.failures:
-                    await self._fold_failure(key, failure.raw, message, failure.message)
-            self.positions[message.tp] = message.offset + 1
-        value = encode_slot(slot)
-        self.table[key] = value
-        self._cache[key] = (value, slot)
-
-    async def _fold_failure(self, key: bytes, raw: bytes | None, message: Any, why: str) -> None:
-        rejected = Rejected(
-            "processing_error",
-            (DeadLetterError(reason="processing_error", message=why[:2000]),),
-        )
-        await self._dead_letter(BY_MATERIAL.name, rejected, raw, key, message)
-
-    def _observe(self, keyed: Keyed, result: StepResult, elapsed: float) -> None:
+    def _observe(self, record: Forwarded, result: StepResult, elapsed: float) -> None:
         if result.applied:
-            metrics.PROCESSING_SECONDS.observe(elapsed / result.applied)
-        if keyed.produced_ms is not None:
-            metrics.INGEST_LAG_SECONDS.observe(max(0.0, time.time() - keyed.produced_ms / 1000))
-        if result.forced:
-            metrics.REORDER_FORCED.inc(result.forced)
+            metrics.PROCESSING_SECONDS.observe(elapsed)
+        if record.produced_ms is not None:
+            metrics.INGEST_LAG_SECONDS.observe(max(0.0, time.time() - record.produced_ms / 1000))
+        if result.late:
+            metrics.LATE_EVENTS.labels(record.topic).inc()
         if result.redelivered:
             metrics.REDELIVERED.inc()
+        if result.duplicate:
+            metrics.DUPLICATE_IDS.inc()
         for severity, status in result.alerts:
             metrics.ALERTS_EMITTED.labels(severity, status).inc()
         for action in result.actions:
@@ -269,26 +296,77 @@ class RiskAgents:
     # ---- state access ----------------------------------------------------------------------------
 
     def load(self, key: bytes) -> MaterialSlot | None:
-        """The decoded slot for a material, reusing the cache when the stored bytes match."""
+        """The decoded slot for a material, reusing the cache when the stored bytes match; None
+        for a material never seen or quarantined."""
         value = self.table.get(key)
         if value is None:
             return None
         cached = self._cache.get(key)
         if cached is not None and cached[0] == value:
             return cached[1]
-        slot = decode_slot(value)
-        self._cache[key] = (value, slot)
+        slot = self._usable(key, value)
+        if slot is not None:
+            self._cache[key] = (value, slot)
         return slot
 
     def stored(self, key: bytes) -> MaterialSlot | None:
         """A fresh decode of the stored value (for readers that must not share the cache)."""
         value = self.table.get(key)
-        return None if value is None else decode_slot(value)
+        return None if value is None else self._usable(key, value)
+
+    def _usable(self, key: bytes, value: bytes) -> MaterialSlot | None:
+        """Decode a stored value and check that every reader can use it; else quarantine."""
+        material = key.decode(errors="replace")
+        if material in self.quarantined:
+            return None
+        try:
+            slot = decode_slot(value)
+            as_of(slot.state)
+            if slot.state.now is not None:
+                snapshot_of(slot.state, self.catalog, self.policy)
+        except Exception as error:
+            self.quarantine(material, value, f"{type(error).__name__}: {error}")
+            return None
+        return slot
+
+    def quarantine(self, material: str, value: bytes, why: str) -> None:
+        """Stop using a material's stored state: log once, count, dead-letter the state bytes."""
+        if material in self.quarantined:
+            return
+        self.quarantined[material] = why
+        metrics.QUARANTINED.set(len(self.quarantined))
+        log.error("quarantined %s: its stored state cannot be used (%s)", material, why)
+        rejected = Rejected(
+            "unusable_state",
+            (DeadLetterError(reason="unusable_state", path=material, message=why[:2000]),),
+        )
+        letter = dead_letter(
+            rejected,
+            raw=value,
+            key=material.encode(),
+            topic=self.table.changelog_topic.get_topic_name(),
+            partition=None,
+            offset=None,
+            received_at=datetime.now(UTC),
+        )
+        task = asyncio.ensure_future(
+            self.app.producer.send(
+                self.dead_letter_topic,
+                material.encode(),
+                letter,
+                partition=None,
+                timestamp=None,
+                headers=None,
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def logical_topic(self, name: str) -> str:
         return name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
 
     def update_lag(self, highwater: Callable[[TP], int]) -> None:
+        """Lag of the by-material partitions this worker folds (the intake reports its own)."""
         for tp, position in list(self.positions.items()):
             try:
                 lag = max(0, highwater(tp) - position)

@@ -64,6 +64,7 @@ def create_app(
             recovery.completed.is_set()
             and not recovery.in_recovery
             and bool(app.consumer.assignment())
+            and agents.forwarder.running.is_set()
         )
 
     add_health_and_metrics(app, ready)
@@ -89,7 +90,11 @@ def create_app(
                     with contextlib.suppress(KeyError):
                         gauge.remove(code)
                 continue
-            detail = api.detail(slot)
+            try:
+                detail = api.detail(slot)
+            except Exception as error:  # a state no reader can use must not stop the timer
+                agents.quarantine(code, b"", f"{type(error).__name__}: {error}")
+                continue
             if detail is None:
                 continue
             snap = detail.snapshot

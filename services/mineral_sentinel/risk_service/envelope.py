@@ -1,124 +1,134 @@
-"""The message on the internal by-material topic: one input event re-keyed to one material.
+"""Messages on the internal by-material topic: forwarded records and source marks.
 
-Input agents only validate and forward; everything order-sensitive happens after this repartition
-step. The envelope carries the replay's per-material sequence number and run id (if the producer
-stamped them) so that the stateful agent can restore file order across the four input topics.
-Layout: b"K2", then per event a length-prefixed compact JSON metadata array and the
-length-prefixed original event bytes, unchanged (the stateful agent parses exactly the bytes
-the backtest would).
+The intake sends one envelope per by-material partition per batch: the records of that batch
+whose material lives on that partition, and the marks (event-time progress, idle flag) of every
+input partition it reads, which the partition's merge needs whatever materials the batch held.
+Each record keeps where it came from (input topic, partition, offset: how a redelivery is told
+from a duplicate id), its place in the total order, and the original bytes, unchanged.
+
+Layout: b"K3", a length-prefixed compact JSON header `{"marks": [[source, time_us, idle], ...],
+"sizes": {topic: partitions}}` (the sizes tell the merge which input partitions exist),
+then per record a length-prefixed JSON metadata array and the length-prefixed event bytes.
 """
 
 from __future__ import annotations
 
-import json
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
-SEQ_HEADER = "sentinel-seq"
-"""Kafka header set by `sentinel replay`: JSON {material: sequence number in file order}."""
-RUN_HEADER = "sentinel-run"
-"""Kafka header set by `sentinel replay`: the replay run id, so two replays never mix."""
+import orjson
 
+from ..risk.ordering import OrderKey
 
-@dataclass(frozen=True, slots=True)
-class Keyed:
-    material: str
-    raw: bytes
-    source: str
-    """Logical input topic name (bounded metric label)."""
-    run: str | None = None
-    seq: int | None = None
-    produced_ms: int | None = None
-    """Kafka timestamp (ms) of the original input message, for the ingest-lag histogram."""
-
-
-MAGIC = b"K2"
+MAGIC = b"K3"
 MAX_ENVELOPE_BYTES = 256 * 1024
 """Split point of one envelope (a single event is at most the intake limit, 64 KiB default)."""
 _LEN = struct.Struct(">I")
 
 
-def encode(items: Sequence[Keyed]) -> bytes:
-    """One envelope for consecutive events of one material (the intake batches them: one Kafka
-    message per material per intake batch, so the stateful agent sees few, larger messages)."""
-    parts: list[bytes] = [MAGIC]
-    for keyed in items:
-        meta = json.dumps(
-            [keyed.material, keyed.source, keyed.run, keyed.seq, keyed.produced_ms],
-            separators=(",", ":"),
-        ).encode()
-        parts += (_LEN.pack(len(meta)), meta, _LEN.pack(len(keyed.raw)), keyed.raw)
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """One valid input event for one material, as the intake forwards it."""
+
+    material: str
+    source: str
+    """The input partition it was read from, `<logical topic>/<partition>`."""
+    offset: int
+    key: OrderKey
+    raw: bytes
+    produced_ms: int | None = None
+    """Kafka timestamp (ms) of the original input message, for the ingest-lag histogram."""
+
+    @property
+    def coordinate(self) -> str:
+        """Where the record sits in its input partition: equal only for a re-read record."""
+        return f"{self.source}@{self.offset}"
+
+    @property
+    def topic(self) -> str:
+        """The logical input topic (a bounded metric label)."""
+        return self.source.rpartition("/")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    source: str
+    time_us: int | None
+    idle: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    records: tuple[Forwarded, ...] = ()
+    marks: tuple[Mark, ...] = ()
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    """Partitions of each input topic, as the sending intake knows them."""
+
+    def sources(self) -> list[str]:
+        return [source_name(t, p) for t, n in self.sizes.items() for p in range(n)]
+
+
+def source_name(topic: str, partition: int) -> str:
+    return f"{topic}/{partition}"
+
+
+def encode(records: Sequence[Forwarded], marks: Sequence[Mark], sizes: Mapping[str, int]) -> bytes:
+    header = orjson.dumps(
+        {"marks": [[m.source, m.time_us, m.idle] for m in marks], "sizes": dict(sizes)}
+    )
+    parts: list[bytes] = [MAGIC, _LEN.pack(len(header)), header]
+    for r in records:
+        meta = orjson.dumps(
+            [
+                r.material,
+                r.source,
+                r.offset,
+                r.key.time_us,
+                r.key.event_id,
+                r.key.digest.hex(),
+                r.produced_ms,
+            ]
+        )
+        parts += (_LEN.pack(len(meta)), meta, _LEN.pack(len(r.raw)), r.raw)
     return b"".join(parts)
 
 
-def decode(data: bytes) -> list[Keyed]:
+def decode(data: bytes) -> Envelope:
     if data[:2] != MAGIC:
         raise ValueError("not a by-material envelope (bad magic)")
     view = memoryview(data)
-    pos = 2
-    items: list[Keyed] = []
-    while pos < len(data):
+    (size,) = _LEN.unpack_from(view, 2)
+    pos = 6 + size
+    header = orjson.loads(view[6:pos])
+    marks = tuple(Mark(s, t, bool(idle)) for s, t, idle in header["marks"])
+    records: list[Forwarded] = []
+    end = len(data)
+    while pos < end:
         (size,) = _LEN.unpack_from(view, pos)
-        meta = json.loads(bytes(view[pos + 4 : pos + 4 + size]))
+        meta = orjson.loads(view[pos + 4 : pos + 4 + size])
         pos += 4 + size
         (size,) = _LEN.unpack_from(view, pos)
         raw = bytes(view[pos + 4 : pos + 4 + size])
         pos += 4 + size
-        material, source, run, seq, produced_ms = meta
-        items.append(Keyed(material, raw, source, run, seq, produced_ms))
-    return items
+        material, source, offset, time_us, event_id, digest, produced_ms = meta
+        key = OrderKey(time_us, event_id, bytes.fromhex(digest))
+        records.append(Forwarded(material, source, offset, key, raw, produced_ms))
+    sizes = {str(t): int(n) for t, n in header.get("sizes", {}).items()}
+    return Envelope(tuple(records), marks, sizes)
 
 
-def chunks(items: Sequence[Keyed], limit: int = MAX_ENVELOPE_BYTES) -> Iterator[list[Keyed]]:
-    """Consecutive runs of items whose raw bytes stay under `limit` (at least one item each)."""
-    chunk: list[Keyed] = []
+def chunks(
+    records: Sequence[Forwarded], limit: int = MAX_ENVELOPE_BYTES
+) -> Iterator[list[Forwarded]]:
+    """Consecutive runs of records whose raw bytes stay under `limit` (at least one each)."""
+    chunk: list[Forwarded] = []
     size = 0
-    for keyed in items:
-        if chunk and size + len(keyed.raw) > limit:
+    for record in records:
+        if chunk and size + len(record.raw) > limit:
             yield chunk
             chunk, size = [], 0
-        chunk.append(keyed)
-        size += len(keyed.raw)
+        chunk.append(record)
+        size += len(record.raw)
     if chunk:
         yield chunk
-
-
-def sequence_headers(run: str, seqs: Mapping[str, int]) -> list[tuple[str, bytes]]:
-    """The headers `sentinel replay` stamps on one message."""
-    return [
-        (RUN_HEADER, run.encode()),
-        (SEQ_HEADER, json.dumps(dict(seqs), separators=(",", ":")).encode()),
-    ]
-
-
-def read_sequence(
-    headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None,
-) -> tuple[str | None, dict[str, int]]:
-    """(run id, {material: seq}) from message headers; (None, {}) when absent or malformed.
-
-    A malformed header is treated as absent: the event is then applied on arrival, which is the
-    live-producer behaviour, rather than parked forever waiting for a sequence that never comes.
-    """
-    if not headers:
-        return None, {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    run: str | None = None
-    seqs: dict[str, int] = {}
-    for name, value in items:
-        if name == RUN_HEADER and value:
-            run = bytes(value).decode("utf-8", "replace")
-        elif name == SEQ_HEADER and value:
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(parsed, dict):
-                seqs = {
-                    str(k): v
-                    for k, v in parsed.items()
-                    if isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                }
-    if run is None:
-        return None, {}
-    return run, seqs

@@ -49,13 +49,31 @@ RECOMMENDATIONS = Counter(
     "sentinel_recommendations_total", "Stockpile recommendations emitted", ["action"]
 )
 BUILD_INFO = Gauge("sentinel_build_info", "Build information", ["version", "service"])
-REORDER_FORCED = Counter(
-    "sentinel_reorder_forced_total",
-    "Sequenced events released out of order because the re-order buffer overflowed",
+MERGE_FORCED = Counter(
+    "sentinel_risk_merge_forced_total",
+    "Records released before the event-time frontier because the merge buffer was full",
+)
+MERGE_BUFFERED = Gauge(
+    "sentinel_risk_merge_buffered",
+    "Records waiting in the event-time merge for slower input partitions",
+    ["partition"],
+)
+LATE_EVENTS = Counter(
+    "sentinel_risk_late_events_total",
+    "Events older than what their material had applied (applied late, out of event-time order)",
+    ["topic"],
 )
 REDELIVERED = Counter(
     "sentinel_events_redelivered_total",
-    "Sequenced events seen again after being applied (at-least-once redelivery)",
+    "Records read again after being applied (at-least-once redelivery); outputs re-emitted",
+)
+DUPLICATE_IDS = Counter(
+    "sentinel_risk_duplicate_events_total",
+    "Events whose id was already applied from another record (they cause nothing)",
+)
+QUARANTINED = Gauge(
+    "sentinel_risk_quarantined_materials",
+    "Materials whose stored state this worker cannot use (their events go to dead letters)",
 )
 
 

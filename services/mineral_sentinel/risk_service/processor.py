@@ -1,25 +1,30 @@
-"""One step of the stateful agent: fold one re-keyed message into a material's slot. Pure.
+"""Fold one released record into a material's slot. Pure.
 
-Order: the sequencer decides what may be applied; each released event goes through the core;
-what it caused is serialized once, remembered in the slot's ring and returned for sending. A
-sequenced message that was already applied (a redelivery after a crash) returns the ring's
-bytes for that event again, byte-identical, because its first sending may have been lost. A
-sequenced event whose id repeats an earlier *different* line of the file is a genuine
-duplicate and, like in the backtest, causes nothing.
+The merge hands records over in the total order (`risk.ordering`); this step decides what a
+record is for the material's state:
+- newer than the newest event applied: it goes through the core (the normal case);
+- not newer, and the ring remembers its event id *from the same input coordinate*: a re-read
+  after a crash or a rebalance. Its outputs are returned again, byte-identical, because their
+  first sending may have been lost;
+- not newer, id already seen from elsewhere: a second event with the same id, which (as in the
+  backtest) causes nothing;
+- not newer and never seen: a *late* event (its source was idle for longer than the idle time,
+  or a producer wrote it out of order). It is applied and counted: the core folds an older event
+  into the parts of the state it concerns and evaluates at the state's clock, which keeps late
+  export controls and shipments rather than losing them. Outputs then differ from a backtest of
+  the same events, which would have applied it in order; the metric says how often.
+What the core caused is serialized once, remembered in the ring and returned for sending.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from ..catalog.model import Catalog
-from ..contracts.events import parse_event
+from ..contracts.events import InputEvent
 from ..contracts.outputs import RiskSnapshot
 from ..risk import Policy, apply_event
-from . import sequencer
-from .envelope import Keyed
+from ..risk.ordering import OrderKey
 from .slot import MaterialSlot, OutputKind
 
 
@@ -29,81 +34,66 @@ class Emission:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    raw: bytes
-    message: str
-
-
 @dataclass(slots=True)
 class StepResult:
     emissions: list[Emission] = field(default_factory=list)
-    applied: int = 0
+    applied: bool = False
     redelivered: bool = False
-    forced: int = 0
-    failures: list[Failure] = field(default_factory=list)
+    late: bool = False
+    duplicate: bool = False
+    failure: str | None = None
+    """Why the core refused the event (it validates before it mutates)."""
     alerts: list[tuple[str, str]] = field(default_factory=list)
     """(severity, status) of each alert emitted, for metrics."""
     actions: list[str] = field(default_factory=list)
     """action of each recommendation emitted, for metrics."""
     snapshot: RiskSnapshot | None = None
-    """The latest snapshot emitted by this step, for the per-material gauges."""
+    """The snapshot emitted by this step, for the per-material gauges."""
 
 
 def step(
-    slot: MaterialSlot, keyed: Keyed, catalog: Catalog, policy: Policy, *, reorder_limit: int
+    slot: MaterialSlot,
+    key: OrderKey,
+    event: InputEvent,
+    coordinate: str,
+    catalog: Catalog,
+    policy: Policy,
 ) -> StepResult:
     result = StepResult()
-    decision = sequencer.offer(slot.sequencer, keyed.run, keyed.seq, keyed.raw, limit=reorder_limit)
-    result.forced = decision.forced
-    if decision.redelivered:
-        result.redelivered = True
-        _replay_ring(slot, keyed.raw, result)
-        return result
-    live = keyed.seq is None
-    for raw in decision.release:
-        _apply(slot, raw, catalog, policy, result, redeliverable=live)
+    last = slot.last_key
+    if last is not None and key <= last:
+        entry = slot.ring.get(event.event_id)
+        if entry is not None and entry.coordinate == coordinate:
+            result.redelivered = True
+            result.emissions.extend(Emission(kind, value) for kind, value in entry.outputs)
+            return result
+        if event.event_id in slot.state.seen:
+            result.duplicate = True
+            return result
+        result.late = True
+    else:
+        slot.last_key = key
+    _apply(slot, event, coordinate, catalog, policy, result)
     return result
-
-
-def _event_id(raw: bytes) -> str | None:
-    try:
-        return parse_event(raw).event_id
-    except ValidationError:
-        return None
-
-
-def _replay_ring(slot: MaterialSlot, raw: bytes, result: StepResult) -> None:
-    event_id = _event_id(raw)
-    if event_id is not None:
-        for kind, value in slot.ring.get(event_id, ()):
-            result.emissions.append(Emission(kind, value))
 
 
 def _apply(
     slot: MaterialSlot,
-    raw: bytes,
+    event: InputEvent,
+    coordinate: str,
     catalog: Catalog,
     policy: Policy,
     result: StepResult,
-    *,
-    redeliverable: bool,
 ) -> None:
-    try:
-        event = parse_event(raw)
-    except ValidationError as error:
-        result.failures.append(Failure(raw, f"unparseable after intake: {error}"))
-        return
     if event.event_id in slot.state.seen:
-        if redeliverable:
-            _replay_ring(slot, raw, result)
+        result.duplicate = True
         return
     try:
         _, outputs = apply_event(slot.state, event, catalog, policy)
     except (KeyError, ValueError) as error:  # the core validates before it mutates
-        result.failures.append(Failure(raw, f"{type(error).__name__}: {error}"))
+        result.failure = f"{type(error).__name__}: {error}"
         return
-    result.applied += 1
+    result.applied = True
     if not outputs:
         return
     made: list[tuple[OutputKind, bytes]] = []
@@ -120,5 +110,5 @@ def _apply(
         made.append(("recommendations", value))
         slot.recommendations.append(value)
         result.actions.append(rec.action)
-    slot.remember(event.event_id, tuple(made))
+    slot.remember(event.event_id, coordinate, tuple(made))
     result.emissions.extend(Emission(kind, value) for kind, value in made)

@@ -1,8 +1,12 @@
-"""The table value of one material: core state, sequencer, recent outputs and served history.
+"""The table value of one material: core state, order position, recent outputs and history.
 
-Bytes in the table (a raw-bytes Faust table, changelog-backed): b"MS2", then length-prefixed
+Bytes in the table (a raw-bytes Faust table, changelog-backed): b"MS3", then length-prefixed
 (4-byte big-endian) parts: compact JSON metadata, the core's own `dump_state` bytes, and every
-stored payload (parked events, ring outputs, history) in the order the metadata lists them.
+stored payload (ring outputs, history) in the order the metadata lists them. The metadata holds
+the `OrderKey` of the newest event applied (what "late" is measured against) and, per ring
+entry, the input coordinate of the record that caused it (how a re-read record is told from a
+second event with the same id). Values written by the previous layout (b"MS2", which parked
+replay-sequenced events) are still read; their parked events are dropped.
 Everything is bounded: the output ring (re-emitted byte-identically when an applied event is
 redelivered after a
 crash), the alert history (latest version of the last N alerts) and the recommendation history.
@@ -17,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..risk import MaterialState, dump_state, initial_state, load_state
-from .sequencer import SequencerState
+from ..risk.ordering import OrderKey
 
 OutputKind = Literal["risk", "alerts", "recommendations"]
-MAGIC = b"MS2"
+MAGIC = b"MS3"
+OLD_MAGIC = b"MS2"
 RING_SIZE = 16
 """Events per material whose outputs are kept for re-emission. Outputs are handed to the producer
 before the table write of the same batch, so only a batch whose outputs were lost while its
@@ -29,20 +34,28 @@ HISTORY_SIZE = 20
 _LEN = struct.Struct(">I")
 
 
+@dataclass(frozen=True, slots=True)
+class RingEntry:
+    coordinate: str | None
+    """`<topic>/<partition>@<offset>` of the input record (None: unknown, older layout)."""
+    outputs: tuple[tuple[OutputKind, bytes], ...]
+
+
 @dataclass(slots=True)
 class MaterialSlot:
     state: MaterialState
-    sequencer: SequencerState = field(default_factory=SequencerState)
-    ring: OrderedDict[str, tuple[tuple[OutputKind, bytes], ...]] = field(
-        default_factory=OrderedDict
-    )
-    """event id -> the outputs it caused (serialized), most recent last."""
+    last_key: OrderKey | None = None
+    """Order position of the newest event applied; an older one arriving later is late."""
+    ring: OrderedDict[str, RingEntry] = field(default_factory=OrderedDict)
+    """event id -> where it was read and the outputs it caused (serialized), most recent last."""
     alerts: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     """alert id -> latest version (Alert JSON), most recently updated last."""
     recommendations: deque[bytes] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
 
-    def remember(self, event_id: str, outputs: tuple[tuple[OutputKind, bytes], ...]) -> None:
-        self.ring[event_id] = outputs
+    def remember(
+        self, event_id: str, coordinate: str | None, outputs: tuple[tuple[OutputKind, bytes], ...]
+    ) -> None:
+        self.ring[event_id] = RingEntry(coordinate, outputs)
         self.ring.move_to_end(event_id)
         while len(self.ring) > RING_SIZE:
             self.ring.popitem(last=False)
@@ -67,25 +80,19 @@ def encode_slot(slot: MaterialSlot) -> bytes:
     """Small JSON for the structure; every payload appended as a length-prefixed blob, in the
     order the JSON lists them (no JSON escaping of the large output documents)."""
     blobs: list[bytes] = []
-    seq = slot.sequencer
-    pending = []
-    for run, parked in seq.pending.items():
-        for s, payload in parked.items():
-            pending.append([run, s])
-            _blob(blobs, payload)
     ring = []
-    for eid, outs in slot.ring.items():
-        ring.append([eid, [kind for kind, _ in outs]])
-        for _, value in outs:
+    for eid, entry in slot.ring.items():
+        ring.append([eid, entry.coordinate, [kind for kind, _ in entry.outputs]])
+        for _, value in entry.outputs:
             _blob(blobs, value)
     alert_ids = list(slot.alerts)
     for value in slot.alerts.values():
         _blob(blobs, value)
     for value in slot.recommendations:
         _blob(blobs, value)
+    last = slot.last_key
     meta = {
-        "next": list(seq.next_seq.items()),
-        "pending": pending,
+        "last": None if last is None else [last.time_us, last.event_id, last.digest.hex()],
         "ring": ring,
         "alerts": alert_ids,
         "recs": len(slot.recommendations),
@@ -98,7 +105,8 @@ def encode_slot(slot: MaterialSlot) -> bytes:
 
 
 def decode_slot(data: bytes) -> MaterialSlot:
-    if data[:3] != MAGIC:
+    magic = data[:3]
+    if magic not in (MAGIC, OLD_MAGIC):
         raise ValueError("not a material slot (bad magic)")
     view = memoryview(data)
     pos = 3
@@ -113,12 +121,19 @@ def decode_slot(data: bytes) -> MaterialSlot:
 
     meta = json.loads(take())
     state = load_state(take())
-    sequencer = SequencerState(next_seq={run: n for run, n in meta["next"]})
-    for run, s in meta["pending"]:
-        sequencer.pending.setdefault(run, {})[s] = take()
-    ring: OrderedDict[str, tuple[tuple[OutputKind, bytes], ...]] = OrderedDict()
-    for eid, kinds in meta["ring"]:
-        ring[eid] = tuple((kind, take()) for kind in kinds)
+    ring: OrderedDict[str, RingEntry] = OrderedDict()
+    last: OrderKey | None = None
+    if magic == OLD_MAGIC:
+        for _ in meta["pending"]:
+            take()  # events parked by the replay-header sequencer: no longer used
+        for eid, kinds in meta["ring"]:
+            ring[eid] = RingEntry(None, tuple((kind, take()) for kind in kinds))
+    else:
+        if meta["last"] is not None:
+            time_us, event_id, digest = meta["last"]
+            last = OrderKey(time_us, event_id, bytes.fromhex(digest))
+        for eid, coordinate, kinds in meta["ring"]:
+            ring[eid] = RingEntry(coordinate, tuple((kind, take()) for kind in kinds))
     alerts = OrderedDict((aid, take()) for aid in meta["alerts"])
     recs: deque[bytes] = deque((take() for _ in range(meta["recs"])), maxlen=HISTORY_SIZE)
-    return MaterialSlot(state, sequencer, ring, alerts, recs)
+    return MaterialSlot(state, last, ring, alerts, recs)

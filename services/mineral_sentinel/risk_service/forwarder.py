@@ -1,0 +1,360 @@
+"""The intake: read the four input topics, validate once, forward per material, report marks.
+
+A plain aiokafka consumer group (`<app>-intake`), not a faust agent: it hands whole fetches to
+one loop (faust's per-message pipeline was the worker's bottleneck) and it must know, per input
+partition, whether the broker still holds unread records (highwater) to tell the merge
+downstream whether that partition may still send something older.
+
+Per batch: every message is classified by `ingest.classify` (dead letters with their reason),
+every valid event is forwarded once per material it concerns to that material's by-material
+partition (the partition faust's router computes for the table key, so the HTTP API finds it),
+together with the *marks* of every input partition this worker reads. Offsets are committed
+only after the broker acknowledged what the batch produced (at least once). Between batches the
+loop re-sends marks when a partition turns idle (caught up with the broker for
+`risk_idle_ms`) and at least every `MARKS_REFRESH_S`, so a restarted merge learns them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.partitioner import murmur2
+from aiokafka.structs import OffsetAndMetadata
+
+from ..catalog.model import Catalog
+from ..config import Settings
+from ..contracts.events import InputEvent
+from ..contracts.outputs import DeadLetterError
+from ..ingest import Accepted, Rejected, classify, dead_letter
+from ..risk.ordering import order_key
+from . import metrics
+from .envelope import Forwarded, Mark, chunks, encode, source_name
+
+log = logging.getLogger(__name__)
+
+MARKS_REFRESH_S = 1.0
+POSITION_WAIT_S = 0.05
+HANDOFF_LIMIT = 200_000
+
+
+def partition_for(material: str, partitions: int) -> int:
+    """The by-material partition of a material: Kafka's default (murmur2) key partitioner,
+    the one faust's router uses to find a table key's owner."""
+    return (murmur2(material.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Handoff:
+    """Parsed events handed from the intake to the fold of the same worker, by coordinate.
+
+    The by-material hop carries the original bytes; when the partition that receives them is
+    folded by this same worker (always, with one worker), the fold takes the model parsed at
+    intake instead of parsing the bytes a second time. Bounded; a miss just means a parse."""
+
+    def __init__(self, limit: int = HANDOFF_LIMIT) -> None:
+        self._events: OrderedDict[str, InputEvent] = OrderedDict()
+        self._limit = limit
+
+    def put(self, coordinate: str, event: InputEvent) -> None:
+        self._events[coordinate] = event
+        if len(self._events) > self._limit:
+            self._events.popitem(last=False)
+
+    def take(self, coordinate: str) -> InputEvent | None:
+        return self._events.pop(coordinate, None)
+
+    def clear(self) -> None:
+        self._events.clear()
+
+
+@dataclass(slots=True)
+class SourceProgress:
+    """What the intake knows of one input partition it reads."""
+
+    name: str
+    next_offset: int | None = None
+    mark_us: int | None = None
+    caught_up_since: float | None = None
+    """Monotonic time at which the partition was first seen caught up (None: behind)."""
+    idle: bool = False
+
+
+class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        topics: Mapping[str, str],
+        by_material_topic: str,
+        partitions: int,
+        dead_letter_topic: str,
+        group_id: str,
+        handoff: Handoff,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.logical = dict(topics)
+        """full topic name -> logical name"""
+        self.by_material_topic = by_material_topic
+        self.partitions = partitions
+        self.dead_letter_topic = dead_letter_topic
+        self.group_id = group_id
+        self.handoff = handoff
+        self.clock = clock
+        self.sources: dict[TopicPartition, SourceProgress] = {}
+        self.topic_sizes: dict[str, int] = {}
+        self._partition_of = {code: partition_for(code, partitions) for code in catalog.materials}
+        self._last_marks: tuple[Mark, ...] = ()
+        self._marks_sent_at = -1e9
+        self._lag_at = -1e9
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.running = asyncio.Event()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        s = self.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.risk_fetch_max_wait_ms,
+            max_partition_fetch_bytes=1024 * 1024,
+            session_timeout_ms=int(s.risk_session_timeout_s * 1000),
+            heartbeat_interval_ms=int(min(3.0, s.risk_session_timeout_s / 3) * 1000),
+            max_poll_interval_ms=300_000,
+        )
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            max_request_size=2 * 1024 * 1024,
+            request_timeout_ms=30_000,
+        )
+        await self.producer.start()
+        try:
+            await self.consumer.start()
+            try:
+                self.consumer.subscribe(list(self.logical), listener=self)
+                await self._loop()
+            finally:
+                with contextlib.suppress(Exception):
+                    await self._commit()
+                await self.consumer.stop()
+        finally:
+            await self.producer.stop()
+
+    async def _loop(self) -> None:
+        assert self.consumer is not None
+        s = self.settings
+        timeout_ms = max(1, int(s.risk_batch_within_s * 1000))
+        while True:
+            batch = await self.consumer.getmany(
+                timeout_ms=timeout_ms, max_records=s.risk_batch_size
+            )
+            self.running.set()
+            if batch:
+                await self._forward(batch)
+            else:
+                await self._tick()
+
+    # ---- rebalance (ConsumerRebalanceListener) --------------------------------------------------
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        with contextlib.suppress(Exception):
+            await self._commit()
+        for tp in revoked:
+            self.sources.pop(tp, None)
+        self._last_marks = ()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        for tp in assigned:
+            self.sources[tp] = SourceProgress(source_name(self.logical[tp.topic], tp.partition))
+        for topic, logical in self.logical.items():
+            known = self.consumer.partitions_for_topic(topic)
+            if known:
+                self.topic_sizes[logical] = len(known)
+        self._last_marks = ()
+
+    # ---- one batch ------------------------------------------------------------------------------
+
+    async def _forward(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
+        assert self.producer is not None
+        s = self.settings
+        wall = time.time()
+        per_partition: dict[int, list[Forwarded]] = {}
+        futures: list[asyncio.Future[Any]] = []
+        for tp, records in batch.items():
+            progress = self.sources.get(tp)
+            if progress is None:  # revoked while the fetch was in flight
+                continue
+            logical = self.logical[tp.topic]
+            for record in records:
+                result = self._classify(record, logical, wall)
+                if isinstance(result, Rejected):
+                    futures.append(await self._dead_letter(logical, result, record, wall))
+                else:
+                    metrics.EVENTS_CONSUMED.labels(logical, result.event.type).inc()
+                    key = order_key(result.event, result.raw)
+                    coordinate = f"{progress.name}@{record.offset}"
+                    self.handoff.put(coordinate, result.event)
+                    for material in result.materials:
+                        forwarded = Forwarded(
+                            material,
+                            progress.name,
+                            record.offset,
+                            key,
+                            result.raw,
+                            record.timestamp,
+                        )
+                        partition = self._partition_of.get(material)
+                        if partition is None:
+                            partition = partition_for(material, self.partitions)
+                        per_partition.setdefault(partition, []).append(forwarded)
+                    if progress.mark_us is None or key.time_us > progress.mark_us:
+                        progress.mark_us = key.time_us
+                progress.next_offset = record.offset + 1
+            progress.caught_up_since = None
+            progress.idle = False
+        marks = await self._marks()
+        for partition, items in per_partition.items():
+            for chunk in chunks(items):
+                futures.append(await self._send(partition, encode(chunk, marks, self.topic_sizes)))
+        futures.extend(await self._send_marks(marks, skip=set(per_partition)))
+        if futures:
+            await asyncio.gather(*futures)
+        await self._commit()
+
+    def _classify(self, record: Any, logical: str, wall: float) -> Accepted | Rejected:
+        s = self.settings
+        try:
+            return classify(
+                record.value,
+                self.catalog,
+                max_bytes=s.risk_max_event_bytes,
+                now=wall,
+                max_future_s=s.max_future_s,
+                topic=logical,
+            )
+        except Exception as error:  # never die on input
+            log.exception(
+                "intake failed on %s[%s]@%s", record.topic, record.partition, record.offset
+            )
+            return Rejected(
+                "processing_error",
+                (DeadLetterError(reason="processing_error", message=repr(error)[:2000]),),
+            )
+
+    async def _dead_letter(
+        self, logical: str, rejected: Rejected, record: Any, wall: float
+    ) -> asyncio.Future[Any]:
+        assert self.producer is not None
+        metrics.EVENTS_INVALID.labels(logical, rejected.reason).inc()
+        value = dead_letter(
+            rejected,
+            raw=record.value,
+            key=record.key,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            received_at=datetime.fromtimestamp(wall, UTC),
+        )
+        future: asyncio.Future[Any] = await self.producer.send(
+            self.dead_letter_topic, value, key=record.topic.encode()
+        )
+        return future
+
+    async def _send(self, partition: int, value: bytes) -> asyncio.Future[Any]:
+        assert self.producer is not None
+        future: asyncio.Future[Any] = await self.producer.send(
+            self.by_material_topic, value, partition=partition
+        )
+        return future
+
+    # ---- marks ----------------------------------------------------------------------------------
+
+    async def _marks(self) -> tuple[Mark, ...]:
+        """Every owned input partition's mark, with the idle flag as of now."""
+        assert self.consumer is not None
+        now = self.clock()
+        idle_s = self.settings.risk_idle_ms / 1000
+        for tp, progress in self.sources.items():
+            if progress.next_offset is None:  # nothing read yet: start from the fetch position
+                with contextlib.suppress(Exception):
+                    progress.next_offset = await asyncio.wait_for(
+                        self.consumer.position(tp), POSITION_WAIT_S
+                    )
+            highwater = self.consumer.highwater(tp)
+            position = progress.next_offset
+            caught_up = highwater is not None and position is not None and position >= highwater
+            if not caught_up:
+                progress.caught_up_since = None
+                progress.idle = False
+            else:
+                if progress.caught_up_since is None:
+                    progress.caught_up_since = now
+                progress.idle = now - progress.caught_up_since >= idle_s
+        return tuple(
+            Mark(p.name, p.mark_us, p.idle) for p in sorted(self.sources.values(), key=_by_name)
+        )
+
+    async def _tick(self) -> None:
+        """Between batches: re-send marks when a flag changed or the refresh is due; lag gauge."""
+        marks = await self._marks()
+        now = self.clock()
+        if marks != self._last_marks or now - self._marks_sent_at >= MARKS_REFRESH_S:
+            futures = await self._send_marks(marks, skip=set())
+            if futures:
+                await asyncio.gather(*futures)
+        if now - self._lag_at >= 1.0:
+            self._lag_at = now
+            self._update_lag()
+
+    async def _send_marks(self, marks: tuple[Mark, ...], skip: set[int]) -> list[Any]:
+        """A marks-only envelope to every by-material partition not in `skip`."""
+        if not marks:
+            return []
+        self._last_marks = marks
+        self._marks_sent_at = self.clock()
+        value = encode((), marks, self.topic_sizes)
+        return [await self._send(p, value) for p in range(self.partitions) if p not in skip]
+
+    async def _commit(self) -> None:
+        if self.consumer is None:
+            return
+        offsets = {
+            tp: OffsetAndMetadata(p.next_offset, "")
+            for tp, p in self.sources.items()
+            if p.next_offset is not None
+        }
+        if offsets:
+            await self.consumer.commit(offsets)
+
+    def _update_lag(self) -> None:
+        assert self.consumer is not None
+        for tp, progress in self.sources.items():
+            highwater = self.consumer.highwater(tp)
+            position = progress.next_offset
+            if highwater is None or position is None:
+                continue
+            metrics.CONSUMER_LAG.labels(self.logical[tp.topic], str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+
+def _by_name(progress: SourceProgress) -> str:
+    return progress.name
