@@ -12,6 +12,7 @@ from typing import Any
 import faust
 
 from .config import Settings
+from .logkit import faust_logging_config
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -46,5 +47,10 @@ def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) 
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
+    # While the broker is down aiokafka and faust log thousands of lines a second: the worker's
+    # console handler passes one line per cause per interval, with a count of the rest.
+    logging_config = faust_logging_config(settings.log_rate_limit_s)
+    if logging_config is not None:
+        options["logging_config"] = logging_config
     options.update(overrides)
     return faust.App(app_id, **options)
