@@ -119,12 +119,6 @@ class Settings(BaseSettings):
         description="repeated log lines of one cause pass once per this many seconds (0 = off)",
     )
 
-    log_rate_limit_s: float = Field(
-        10.0,
-        ge=0,
-        description="repeated log lines of one cause pass once per this many seconds (0 = off)",
-    )
-
     kafka_port: int = Field(9092, description="local broker client port (sentinel kafka)")
     kafka_controller_port: int = Field(9093, description="local broker controller port")
     kafka_cache_dir: Path = Field(
