@@ -313,3 +313,76 @@ def test_only_listed_country_codes_pass(code: str) -> None:
     else:
         with pytest.raises(ValidationError):
             parse_event(json.dumps(raw))
+
+
+# ---- strict types and bounded years (what the published JSON Schemas say) -------------------
+
+TIMESTAMP_FIELDS = [
+    ("price_observed", "observed_at"),
+    ("shipment_updated", "occurred_at"),
+    ("export_control", "announced_at"),
+    ("export_control", "effective_at"),
+    ("stockpile_position", "as_of"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value"),
+    [
+        ("price_observed", "price", "300"),
+        ("price_observed", "price", True),
+        ("shipment_updated", "quantity_t", "120"),
+        ("stockpile_position", "stock_t", False),
+        ("export_control", "coverage", "1"),
+        ("price_observed", "event_id", 17),
+        ("price_observed", "observed_at", 1_688_428_800),
+        ("shipment_updated", "planned_arrival", "2025-03-01T00:00:00Z"),
+        ("export_control", "materials", "gallium"),
+    ],
+)
+def test_no_lax_conversions(kind: str, field: str, value: Any) -> None:
+    assert _error_locations(_event(kind, **{field: value})) == {(field,)}
+
+
+def test_json_integers_are_numbers() -> None:
+    event = parse_event(json.dumps(_event("price_observed", price=300)))
+    assert isinstance(event, PriceObserved) and event.price == 300.0
+
+
+@pytest.mark.parametrize(("kind", "field"), TIMESTAMP_FIELDS)
+@pytest.mark.parametrize(
+    ("value", "kind_of_error"),
+    [
+        ("9999-12-31T23:59:59-14:00", "future_timestamp"),
+        ("9999-12-31T23:59:59Z", "future_timestamp"),
+        ("3000-01-01T00:00:00Z", "future_timestamp"),
+        ("0001-01-01T00:00:00+14:00", "past_timestamp"),
+        ("1899-12-31T23:59:59Z", "past_timestamp"),
+    ],
+)
+def test_timestamp_years_outside_1900_2999_are_named_errors(
+    kind: str, field: str, value: str, kind_of_error: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_event(json.dumps(_event(kind, **{field: value})))
+    first = info.value.errors()[0]
+    assert (first["type"], first["loc"][1:]) == (kind_of_error, (field,))
+
+
+def test_the_contract_years_are_inclusive_and_no_utc_conversion_overflows() -> None:
+    for value in ("1900-01-01T00:00:00+14:00", "2999-12-31T23:59:59-14:00"):
+        event = parse_event(json.dumps(_event("stockpile_position", as_of=value)))
+        assert isinstance(event, StockpilePosition)
+        assert event.as_of.astimezone(UTC).year in (1899, 3000)
+        assert event.as_of.timestamp()
+
+
+@pytest.mark.parametrize("field", ["planned_arrival", "eta"])
+def test_date_years_are_bounded_too(field: str) -> None:
+    for value, kind_of_error in [
+        ("0999-01-01", "past_timestamp"),
+        ("3000-01-01", "future_timestamp"),
+    ]:
+        with pytest.raises(ValidationError) as info:
+            parse_event(json.dumps(_event("shipment_updated", **{field: value})))
+        assert info.value.errors()[0]["type"] == kind_of_error

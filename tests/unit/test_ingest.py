@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +40,7 @@ pytestmark = pytest.mark.unit
 CATALOG = load_catalog()
 NOW = datetime(2024, 1, 10, tzinfo=UTC).timestamp()
 LIMIT = 65536
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _price(**changes: Any) -> dict[str, Any]:
@@ -284,6 +289,9 @@ def test_the_old_intake_names_still_work() -> None:
 
 
 # ---- POST /v1/events: parsing, with fakes for the view, the request and the producer -------
+#
+# The risk service's and the notifier's Prometheus metrics share names in the default registry
+# (they are separate processes), so the risk views are imported in a child process of their own.
 
 
 class _Content:
@@ -323,52 +331,71 @@ class _Agents:
         self.inputs = {spec.name: _Input(self.sent) for spec in INPUT_TOPICS}
 
 
-def _post(body: bytes) -> tuple[tuple[int, Any], _Agents]:
+def post_in_this_process() -> None:
+    """Child side: base64 bodies on stdin, one JSON line per body on stdout."""
     from mineral_sentinel.risk import Policy
     from mineral_sentinel.risk_service.views import RiskApi
 
-    agents = _Agents()
-    api = RiskApi(None, agents, Settings(), CATALOG, Policy())  # type: ignore[arg-type]
-    response = asyncio.run(api.post_events(_View(), _Request(body)))  # type: ignore[arg-type]
-    return response, agents  # type: ignore[return-value]
+    for body_b64 in json.load(sys.stdin):
+        agents = _Agents()
+        api = RiskApi(None, agents, Settings(), CATALOG, Policy())  # type: ignore[arg-type]
+        request = _Request(base64.b64decode(body_b64))
+        response: Any = asyncio.run(api.post_events(_View(), request))  # type: ignore[arg-type]
+        status, answer = response
+        sent = [[key.decode(), base64.b64encode(value).decode()] for key, value in agents.sent]
+        print(json.dumps({"status": status, "body": answer, "sent": sent}))
 
 
-def test_post_events_produces_exactly_the_bytes_of_each_element() -> None:
-    now = datetime.now(UTC).isoformat()
-    a = json.dumps(_price(observed_at=now), indent=1).encode()
-    b = json.dumps(_control(announced_at=now, effective_at=now)).encode()
-    (status, body), agents = _post(b"[" + a + b",\n " + b + b"]")
-    assert status == 202, body
-    assert body == {"accepted": 2, "event_ids": ["p-1", "e-1"]}
-    assert agents.sent == [(b"gallium", a), (b"CN-1", b)]
+def _post(*bodies: bytes) -> list[dict[str, Any]]:
+    child = subprocess.run(
+        [sys.executable, "-c", "from tests.unit.test_ingest import post_in_this_process as p; p()"],
+        input=json.dumps([base64.b64encode(b).decode() for b in bodies]),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    answers = [json.loads(line) for line in child.stdout.splitlines()]
+    for answer in answers:
+        answer["sent"] = [(k.encode(), base64.b64decode(v)) for k, v in answer["sent"]]
+    return answers
 
 
-@pytest.mark.parametrize(
-    ("body", "field", "kind"),
-    [
-        (b"[" * 100_000, "", "too_large"),
-        (b"{" * 100_000, "", "too_large"),
-        (
-            json.dumps([_price(observed_at="9999-12-31T23:59:59-14:00")]).encode(),
-            "price_observed.observed_at",
-            "future_timestamp",
-        ),
-        (
-            json.dumps(_price(observed_at="0001-01-01T00:00:00+14:00")).encode(),
-            "price_observed.observed_at",
-            "past_timestamp",
-        ),
-        (
-            json.dumps(_price(observed_at="2999-01-01T00:00:00Z")).encode(),
-            "observed_at",
-            "future_timestamp",
-        ),
-        (json.dumps(_price(price="300")).encode(), "price_observed.price", "schema_violation"),
-        (b"{nope", "", "invalid_json"),
-    ],
-)
-def test_post_events_answers_422_naming_the_field(body: bytes, field: str, kind: str) -> None:
-    (status, answer), agents = _post(body)
-    assert status == 422, answer
-    assert (answer["errors"][0]["field"], answer["errors"][0]["type"]) == (field, kind)
-    assert agents.sent == []
+NOW_ISO = datetime.now(UTC).isoformat()
+ONE = json.dumps(_price(observed_at=NOW_ISO), indent=1).encode()
+TWO = json.dumps(_control(announced_at=NOW_ISO, effective_at=NOW_ISO)).encode()
+REFUSED: list[tuple[bytes, str, str]] = [
+    (b"[" * 100_000, "", "too_large"),
+    (b"{" * 100_000, "", "too_large"),
+    (
+        json.dumps([_price(observed_at="9999-12-31T23:59:59-14:00")]).encode(),
+        "price_observed.observed_at",
+        "future_timestamp",
+    ),
+    (
+        json.dumps(_price(observed_at="0001-01-01T00:00:00+14:00")).encode(),
+        "price_observed.observed_at",
+        "past_timestamp",
+    ),
+    (
+        json.dumps(_price(observed_at="2999-01-01T00:00:00Z")).encode(),
+        "observed_at",
+        "future_timestamp",
+    ),
+    (json.dumps(_price(price="300")).encode(), "price_observed.price", "schema_violation"),
+    (b"{nope", "", "invalid_json"),
+    (b"[" + ONE + b"] trailing", "", "invalid_json"),
+]
+
+
+def test_post_events_produces_the_bytes_of_each_element_and_answers_422_naming_the_field() -> None:
+    accepted, *refused = _post(b"[" + ONE + b",\n " + TWO + b"]", *(r[0] for r in REFUSED))
+    assert accepted["status"] == 202, accepted
+    assert accepted["body"] == {"accepted": 2, "event_ids": ["p-1", "e-1"]}
+    assert accepted["sent"] == [(b"gallium", ONE), (b"CN-1", TWO)]
+    for answer, (body, field, kind) in zip(refused, REFUSED, strict=True):
+        assert answer["status"] == 422, (body[:40], answer)
+        first = answer["body"]["errors"][0]
+        assert (first["field"], first["type"]) == (field, kind), body[:40]
+        assert answer["sent"] == []

@@ -238,3 +238,33 @@ def test_conflicting_route_definitions_across_services_are_refused() -> None:
     routes = [Route("risk", "GET", "/healthz", "a"), Route("notifier", "GET", "/healthz", "b")]
     with pytest.raises(ValueError, match="differs between services"):
         schemagen.openapi_document(routes)
+
+
+INPUT_STEMS = ("price_observed", "shipment_updated", "export_control", "stockpile_position")
+
+
+def _string_leaves(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if node.get("format") in ("date-time", "date") else []
+        return found + [leaf for value in node.values() for leaf in _string_leaves(value)]
+    if isinstance(node, list):
+        return [leaf for value in node for leaf in _string_leaves(value)]
+    return []
+
+
+@pytest.mark.parametrize("stem", INPUT_STEMS)
+def test_input_schemas_bound_the_years_require_type_and_list_the_codes(stem: str) -> None:
+    from mineral_sentinel.contracts.common import EVENT_YEAR_PATTERN
+
+    schema = json.loads(schemagen.render_all()[f"json/{stem}.v1.schema.json"])
+    stamps = _string_leaves(schema["properties"])
+    assert stamps, "every input event has a timestamp"
+    for leaf in stamps:
+        assert leaf["pattern"] == EVENT_YEAR_PATTERN
+        assert "1900-2999" in leaf["description"]
+    assert schema["required"][0] == "type"
+    assert "default" not in schema["properties"]["type"]
+    assert "SENTINEL_MAX_FUTURE_S" in schema["description"]
+    for name in ("country", "origin_country", "currency"):
+        if name in schema["properties"]:
+            assert "enum" in schema["properties"][name]

@@ -133,7 +133,11 @@ class ExportControl(Message):
 
 
 class StockpilePosition(Message):
-    """The strategic stock held for one material."""
+    """The strategic stock held for one material.
+
+    Event time: as_of. It may be at most SENTINEL_MAX_FUTURE_S (default 3600 s) ahead of the
+    wall clock at intake (future_timestamp); every timestamp's year is 1900-2999 as written.
+    """
 
     type: Literal["stockpile_position"] = "stockpile_position"
     event_id: EventId
