@@ -53,12 +53,12 @@ class Settings(BaseSettings):
         64 * 1024, ge=1024, description="input messages larger than this are dead letters"
     )
     risk_idle_ms: int = Field(
-        100,
+        500,
         ge=0,
         le=60_000,
         description=(
-            "how long an input partition must be caught up before the merge stops waiting for it"
-            " (Kafka Streams' max.task.idle.ms)"
+            "how late a record may reach the broker after its Kafka timestamp and still be merged"
+            " in event-time order (the wait for caught-up partitions, like max.task.idle.ms)"
         ),
     )
     risk_merge_buffer: int = Field(

@@ -14,6 +14,7 @@ final risk snapshots are compared with `sentinel backtest` of the same file:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ async def _create_inputs(env: dict[str, str]) -> None:
 async def _assert_exact(bootstrap: str, prefix: str, scenario: str, worker: RiskWorker) -> None:
     expected = backtest(scenario)
     alive = lambda: worker.running  # noqa: E731
-    wanted = {
+    wanted: dict[str, Sequence[object]] = {
         "alerts": expected.alerts,
         "recommendations": expected.recommendations,
         "risk": expected.snapshots,

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mineral_sentinel import ingest
 from mineral_sentinel.catalog.loader import load_catalog
 from mineral_sentinel.config import Settings
 from mineral_sentinel.contracts.events import PriceObserved
@@ -31,7 +30,6 @@ from mineral_sentinel.ingest import (
     split_json_array,
     too_deep,
 )
-from mineral_sentinel.risk_service import intake
 from mineral_sentinel.topics import INPUT_TOPICS
 from mineral_sentinel.webkit import validation_errors
 
@@ -277,15 +275,6 @@ def test_one_mapping_for_validation_errors_everywhere() -> None:
     with pytest.raises(ValidationError) as info:
         PriceObserved.model_validate_json(json.dumps(_price(observed_at="0001-01-01T00:00:00Z")))
     assert validation_errors(info.value)[0]["type"] == "past_timestamp"
-
-
-def test_the_old_intake_names_still_work() -> None:
-    event = intake.classify(json.dumps(_price()).encode(), CATALOG, max_bytes=LIMIT)
-    assert isinstance(event, PriceObserved)
-    result = intake.classify(b"", CATALOG, max_bytes=LIMIT)
-    assert isinstance(result, intake.Rejected) and result.reason == "empty"
-    assert intake.materials_of(event) == ("gallium",)
-    assert intake.dead_letter is ingest.dead_letter
 
 
 # ---- POST /v1/events: parsing, with fakes for the view, the request and the producer -------

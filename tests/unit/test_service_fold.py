@@ -43,11 +43,11 @@ def test_envelope_round_trip_keeps_records_marks_and_sizes() -> None:
     key = OrderKey(1_700_000_000_000_000, "p1", bytes(range(8)))
     records = [
         envelope.Forwarded("gallium", "minerals.prices.v1/3", 41, key, raw, 123),
-        envelope.Forwarded("gallium", "minerals.shipments.v1/0", 7, key, b"{}", None),
+        envelope.Forwarded("gallium", "minerals.shipments.v1/0", 7, key, b"{}", 99),
     ]
     marks = [
         envelope.Mark("minerals.prices.v1/3", 1_700_000_000_000_000, False),
-        envelope.Mark("minerals.shipments.v1/0", None, True),
+        envelope.Mark("minerals.shipments.v1/0", None, 1_700_000_000_123),
     ]
     sizes = {"minerals.prices.v1": 8, "minerals.shipments.v1": 2}
     decoded = envelope.decode(envelope.encode(records, marks, sizes))
@@ -66,7 +66,7 @@ def test_envelope_rejects_foreign_bytes() -> None:
 
 def test_envelope_chunks_split_large_batches_and_keep_order() -> None:
     key = OrderKey(0, "x", bytes(8))
-    items = [envelope.Forwarded("g", "t/0", i, key, bytes(100)) for i in range(10)]
+    items = [envelope.Forwarded("g", "t/0", i, key, bytes(100), 0) for i in range(10)]
     parts = list(envelope.chunks(items, limit=250))
     assert [len(p) for p in parts] == [2, 2, 2, 2, 2]
     assert [k for p in parts for k in p] == items

@@ -2,7 +2,8 @@
 
 Each material's events are applied in ascending `OrderKey`: event time (the contract's
 `occurred_at`, in integer microseconds since the Unix epoch, so that offsets such as `+14:00`
-compare exactly), then `event_id`, then a digest of the event's bytes with surrounding whitespace removed.
+compare exactly), then `event_id`, then a digest of the event's bytes with surrounding
+whitespace removed.
 Nothing here needs the producer's cooperation: no header, partition, offset or arrival time
 takes part, so any producer, any partitioner and any line order of a file give the same order.
 The last component only decides between two events with the same time and the same id (a

@@ -169,9 +169,9 @@ class RiskAgents:
         merge.expected.update(envelope.sources())
         pending = Envelope(event, len(envelope.records))
         for record in envelope.records:
-            offer_record(merge, record.source, record.key, (record, pending))
+            offer_record(merge, record.source, record.key, record.written_ms, (record, pending))
         for mark in envelope.marks:
-            offer_mark(merge, mark.source, mark.time_us, mark.idle)
+            offer_mark(merge, mark.source, mark.time_us, mark.safe_ms)
         if not envelope.records:
             await stream.ack(event)
         released = release(merge, limit=self.settings.risk_merge_buffer)
@@ -219,6 +219,12 @@ class RiskAgents:
                 await self._failure(key, record.raw, message, "processing_error", repr(error))
                 continue
             elapsed = time.perf_counter() - started
+            if result.late:
+                log.warning(
+                    "late event for %s from %s (applied out of event-time order)",
+                    material,
+                    record.coordinate,
+                )
             for emission in result.emissions:
                 await send(
                     self.outputs[emission.kind],
@@ -271,8 +277,7 @@ class RiskAgents:
     def _observe(self, record: Forwarded, result: StepResult, elapsed: float) -> None:
         if result.applied:
             metrics.PROCESSING_SECONDS.observe(elapsed)
-        if record.produced_ms is not None:
-            metrics.INGEST_LAG_SECONDS.observe(max(0.0, time.time() - record.produced_ms / 1000))
+        metrics.INGEST_LAG_SECONDS.observe(max(0.0, time.time() - record.written_ms / 1000))
         if result.late:
             metrics.LATE_EVENTS.labels(record.topic).inc()
         if result.redelivered:

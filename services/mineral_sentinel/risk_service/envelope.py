@@ -1,12 +1,12 @@
 """Messages on the internal by-material topic: forwarded records and source marks.
 
 The intake sends one envelope per by-material partition per batch: the records of that batch
-whose material lives on that partition, and the marks (event-time progress, idle flag) of every
+whose material lives on that partition, and the marks (event-time progress, safe time) of every
 input partition it reads, which the partition's merge needs whatever materials the batch held.
 Each record keeps where it came from (input topic, partition, offset: how a redelivery is told
 from a duplicate id), its place in the total order, and the original bytes, unchanged.
 
-Layout: b"K3", a length-prefixed compact JSON header `{"marks": [[source, time_us, idle], ...],
+Layout: b"K3", a length-prefixed compact JSON header `{"marks": [[source, time_us, safe_ms], ...],
 "sizes": {topic: partitions}}` (the sizes tell the merge which input partitions exist),
 then per record a length-prefixed JSON metadata array and the length-prefixed event bytes.
 """
@@ -37,8 +37,8 @@ class Forwarded:
     offset: int
     key: OrderKey
     raw: bytes
-    produced_ms: int | None = None
-    """Kafka timestamp (ms) of the original input message, for the ingest-lag histogram."""
+    written_ms: int
+    """Kafka timestamp (ms) of the input message, capped at when the intake received it."""
 
     @property
     def coordinate(self) -> str:
@@ -53,9 +53,11 @@ class Forwarded:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
+    """What the intake knows of one input partition (see `merge` for the two facts)."""
+
     source: str
     time_us: int | None
-    idle: bool
+    safe_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ def source_name(topic: str, partition: int) -> str:
 
 def encode(records: Sequence[Forwarded], marks: Sequence[Mark], sizes: Mapping[str, int]) -> bytes:
     header = orjson.dumps(
-        {"marks": [[m.source, m.time_us, m.idle] for m in marks], "sizes": dict(sizes)}
+        {"marks": [[m.source, m.time_us, m.safe_ms] for m in marks], "sizes": dict(sizes)}
     )
     parts: list[bytes] = [MAGIC, _LEN.pack(len(header)), header]
     for r in records:
@@ -87,7 +89,7 @@ def encode(records: Sequence[Forwarded], marks: Sequence[Mark], sizes: Mapping[s
                 r.key.time_us,
                 r.key.event_id,
                 r.key.digest.hex(),
-                r.produced_ms,
+                r.written_ms,
             ]
         )
         parts += (_LEN.pack(len(meta)), meta, _LEN.pack(len(r.raw)), r.raw)
@@ -101,7 +103,7 @@ def decode(data: bytes) -> Envelope:
     (size,) = _LEN.unpack_from(view, 2)
     pos = 6 + size
     header = orjson.loads(view[6:pos])
-    marks = tuple(Mark(s, t, bool(idle)) for s, t, idle in header["marks"])
+    marks = tuple(Mark(s, t, safe) for s, t, safe in header["marks"])
     records: list[Forwarded] = []
     end = len(data)
     while pos < end:
@@ -111,9 +113,9 @@ def decode(data: bytes) -> Envelope:
         (size,) = _LEN.unpack_from(view, pos)
         raw = bytes(view[pos + 4 : pos + 4 + size])
         pos += 4 + size
-        material, source, offset, time_us, event_id, digest, produced_ms = meta
+        material, source, offset, time_us, event_id, digest, written_ms = meta
         key = OrderKey(time_us, event_id, bytes.fromhex(digest))
-        records.append(Forwarded(material, source, offset, key, raw, produced_ms))
+        records.append(Forwarded(material, source, offset, key, raw, written_ms))
     sizes = {str(t): int(n) for t, n in header.get("sizes", {}).items()}
     return Envelope(tuple(records), marks, sizes)
 

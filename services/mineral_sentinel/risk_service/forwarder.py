@@ -10,8 +10,8 @@ every valid event is forwarded once per material it concerns to that material's 
 partition (the partition faust's router computes for the table key, so the HTTP API finds it),
 together with the *marks* of every input partition this worker reads. Offsets are committed
 only after the broker acknowledged what the batch produced (at least once). Between batches the
-loop re-sends marks when a partition turns idle (caught up with the broker for
-`risk_idle_ms`) and at least every `MARKS_REFRESH_S`, so a restarted merge learns them again.
+loop re-sends marks as their safe times move on (while a partition is caught up with the
+broker), and at least every `MARKS_REFRESH_S`, so that a restarted merge learns them again.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ HANDOFF_LIMIT = 200_000
 def partition_for(material: str, partitions: int) -> int:
     """The by-material partition of a material: Kafka's default (murmur2) key partitioner,
     the one faust's router uses to find a table key's owner."""
-    return (murmur2(material.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(material.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class Handoff:
@@ -82,9 +83,8 @@ class SourceProgress:
     name: str
     next_offset: int | None = None
     mark_us: int | None = None
-    caught_up_since: float | None = None
-    """Monotonic time at which the partition was first seen caught up (None: behind)."""
-    idle: bool = False
+    safe_ms: int | None = None
+    """Every record written to the partition up to this wall-clock time has been forwarded."""
 
 
 class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -116,6 +116,9 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         self._partition_of = {code: partition_for(code, partitions) for code in catalog.materials}
         self._last_marks: tuple[Mark, ...] = ()
         self._marks_sent_at = -1e9
+        self._marks_interval_s = max(0.02, settings.risk_idle_ms / 2000)
+        """How often marks are sent between batches: a live record waits about the idle time
+        plus this before the merge knows every partition has nothing older."""
         self._lag_at = -1e9
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -194,8 +197,8 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _forward(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
-        s = self.settings
         wall = time.time()
+        wall_ms = int(wall * 1000)
         per_partition: dict[int, list[Forwarded]] = {}
         futures: list[asyncio.Future[Any]] = []
         for tp, records in batch.items():
@@ -219,7 +222,7 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                             record.offset,
                             key,
                             result.raw,
-                            record.timestamp,
+                            min(record.timestamp, wall_ms),
                         )
                         partition = self._partition_of.get(material)
                         if partition is None:
@@ -228,12 +231,13 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                     if progress.mark_us is None or key.time_us > progress.mark_us:
                         progress.mark_us = key.time_us
                 progress.next_offset = record.offset + 1
-            progress.caught_up_since = None
-            progress.idle = False
         marks = await self._marks()
         for partition, items in per_partition.items():
-            for chunk in chunks(items):
-                futures.append(await self._send(partition, encode(chunk, marks, self.topic_sizes)))
+            parts = list(chunks(items))
+            for index, chunk in enumerate(parts):
+                # the marks go with the last chunk: they cover every record of the batch
+                tail = marks if index == len(parts) - 1 else ()
+                futures.append(await self._send(partition, encode(chunk, tail, self.topic_sizes)))
         futures.extend(await self._send_marks(marks, skip=set(per_partition)))
         if futures:
             await asyncio.gather(*futures)
@@ -288,10 +292,11 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
     # ---- marks ----------------------------------------------------------------------------------
 
     async def _marks(self) -> tuple[Mark, ...]:
-        """Every owned input partition's mark, with the idle flag as of now."""
+        """Every owned input partition's mark. A partition found caught up at its last fetch
+        response is safe up to that response's time (when the broker said it had nothing more)
+        minus the idle time, which covers producers whose records reach the broker late."""
         assert self.consumer is not None
-        now = self.clock()
-        idle_s = self.settings.risk_idle_ms / 1000
+        idle_ms = self.settings.risk_idle_ms
         for tp, progress in self.sources.items():
             if progress.next_offset is None:  # nothing read yet: start from the fetch position
                 with contextlib.suppress(Exception):
@@ -299,23 +304,23 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                         self.consumer.position(tp), POSITION_WAIT_S
                     )
             highwater = self.consumer.highwater(tp)
+            polled_ms = self.consumer.last_poll_timestamp(tp)
             position = progress.next_offset
-            caught_up = highwater is not None and position is not None and position >= highwater
-            if not caught_up:
-                progress.caught_up_since = None
-                progress.idle = False
-            else:
-                if progress.caught_up_since is None:
-                    progress.caught_up_since = now
-                progress.idle = now - progress.caught_up_since >= idle_s
+            if highwater is None or polled_ms is None or position is None or position < highwater:
+                continue
+            safe = polled_ms - idle_ms
+            if progress.safe_ms is None or safe > progress.safe_ms:
+                progress.safe_ms = safe
         return tuple(
-            Mark(p.name, p.mark_us, p.idle) for p in sorted(self.sources.values(), key=_by_name)
+            Mark(p.name, p.mark_us, p.safe_ms) for p in sorted(self.sources.values(), key=_by_name)
         )
 
     async def _tick(self) -> None:
         """Between batches: re-send marks when a flag changed or the refresh is due; lag gauge."""
-        marks = await self._marks()
         now = self.clock()
+        if now - self._marks_sent_at < self._marks_interval_s:
+            return
+        marks = await self._marks()
         if marks != self._last_marks or now - self._marks_sent_at >= MARKS_REFRESH_S:
             futures = await self._send_marks(marks, skip=set())
             if futures:

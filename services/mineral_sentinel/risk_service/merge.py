@@ -2,23 +2,27 @@
 
 Why: the core is order-sensitive, Kafka orders records only within a partition, and the re-key
 hop interleaves the streams of every input partition (read by any worker) in one partition. The
-rule is Flink's for shuffles and Kafka Streams' for multi-partition tasks (KIP-353/KIP-695):
+rule follows Flink's for shuffles and Kafka Streams' for multi-partition tasks (KIP-353,
+KIP-695): every input partition is a *source*, and its reader reports two facts about it:
 
-- every input partition is a *source*; the intake reads it in offset order and reports its
-  *mark*: the event time of the newest record it forwarded (later records of that source are
-  assumed not older), and whether the source is *idle* (caught up with the broker for longer
-  than the idle time);
-- a record is released when every non-idle source's mark is past it: its event time is
-  strictly below the *frontier*, the minimum mark over the non-idle sources (a source not heard
-  from yet holds everything back). Strictly below, because a source's next record may carry
-  the same time with a smaller tie-break;
-- released records leave in `OrderKey` order (event time, event id, digest), the order the
-  backtest uses, so the result does not depend on which source was read first.
+- its *mark*: the event time of the newest record it forwarded. Records of a source come in
+  event-time order, so anything still to come from it is at least this old;
+- its *safe time*: a wall-clock time (ms) such that every record written to it up to then has
+  been forwarded. The reader advances it when it finds the partition caught up with the broker
+  (its highwater), minus the idle time, which covers the delay between a producer stamping a
+  record and the broker appending it. A partition that is behind keeps its old safe time.
 
-A record implies its source's mark (the record's time) and that the source is active. Marks only
-move forward: a re-read after a restart or a rebalance may report older times, which must not
-move the frontier back. The buffer is bounded: past `limit` records the oldest are released
-regardless of the frontier (counted as forced; a source that is behind then delivers late).
+A buffered record may be released when, for every source, either its event time is strictly
+below that source's mark (the source can only send later times: strictly, because the next one
+may carry the same time with a smaller tie-break) or it was written (Kafka timestamp, every
+client sets one) no later than that source's safe time (anything the source could still send
+was written after it). A source not heard from yet holds everything back. Records leave in
+`OrderKey` order (event time, event id, digest), the order the backtest uses, so the result does
+not depend on which source was read first nor on how the broker interleaved the partitions.
+
+Both facts only move forward: a re-read after a restart or a rebalance may report older values,
+which must not undo what was known. The buffer is bounded: past `limit` records the oldest are
+released regardless (counted as forced; a source that is behind then delivers late).
 """
 
 from __future__ import annotations
@@ -32,15 +36,13 @@ from ..risk.ordering import OrderKey
 
 T = TypeVar("T")
 
-UNBOUNDED: int | None = None
-"""The frontier when every source is idle: everything buffered may go."""
-
 
 @dataclass(slots=True)
 class SourceMark:
     time_us: int | None = None
     """Event time of the newest record forwarded from this source (None: none yet)."""
-    idle: bool = False
+    safe_ms: int | None = None
+    """Every record written to this source up to this wall-clock time was forwarded."""
 
 
 @dataclass(slots=True)
@@ -48,9 +50,10 @@ class MergeState(Generic[T]):
     expected: set[str] = field(default_factory=set)
     """Sources that can feed this partition (every input partition)."""
     marks: dict[str, SourceMark] = field(default_factory=dict)
-    heap: list[tuple[OrderKey, int, T]] = field(default_factory=list)
+    heap: list[tuple[OrderKey, int, int, T]] = field(default_factory=list)
+    """(order key, arrival number, written at (ms), item): the arrival number breaks ties of
+    identical keys in arrival order, so items are never compared."""
     arrivals: int = 0
-    """Tie-break of last resort inside the heap (equal keys: arrival order), never compares T."""
 
     def buffered(self) -> int:
         return len(self.heap)
@@ -67,67 +70,62 @@ def new_merge(sources: Iterable[str]) -> MergeState[T]:
     return MergeState(expected=set(sources))
 
 
-def offer_record(state: MergeState[T], source: str, key: OrderKey, item: T) -> None:
-    """Buffer one record; it also says that `source` is active and has reached `key.time_us`."""
+def _mark(state: MergeState[T], source: str) -> SourceMark:
     mark = state.marks.get(source)
     if mark is None:
         mark = state.marks[source] = SourceMark()
         state.expected.add(source)
+    return mark
+
+
+def offer_record(
+    state: MergeState[T], source: str, key: OrderKey, written_ms: int, item: T
+) -> None:
+    """Buffer one record (written to its source at `written_ms`); it also moves the source's
+    mark to its event time."""
+    mark = _mark(state, source)
     if mark.time_us is None or key.time_us > mark.time_us:
         mark.time_us = key.time_us
-    mark.idle = False
     state.arrivals += 1
-    heapq.heappush(state.heap, (key, state.arrivals, item))
+    heapq.heappush(state.heap, (key, state.arrivals, written_ms, item))
 
 
-def offer_mark(state: MergeState[T], source: str, time_us: int | None, idle: bool) -> None:
-    """A source's progress as its reader last reported it (marks never move back)."""
-    mark = state.marks.get(source)
-    if mark is None:
-        mark = state.marks[source] = SourceMark()
-        state.expected.add(source)
+def offer_mark(state: MergeState[T], source: str, time_us: int | None, safe_ms: int | None) -> None:
+    """A source's progress as its reader last reported it (neither fact moves back)."""
+    mark = _mark(state, source)
     if time_us is not None and (mark.time_us is None or time_us > mark.time_us):
         mark.time_us = time_us
-    mark.idle = idle
+    if safe_ms is not None and (mark.safe_ms is None or safe_ms > mark.safe_ms):
+        mark.safe_ms = safe_ms
 
 
-def frontier(state: MergeState[T]) -> int | None:
-    """Records strictly older than this may be released; None means no bound (all idle).
-
-    A non-idle source with no mark yet gives the lowest possible frontier: nothing is released
-    until it reports, because it may hold the oldest record of all."""
-    lowest: int | None = UNBOUNDED
+def releasable(state: MergeState[T], time_us: int, written_ms: int) -> bool:
+    """Whether no source can still send a record that sorts before this one."""
     marks = state.marks
     for source in state.expected:
         mark = marks.get(source)
         if mark is None:
-            return _NOTHING
-        if mark.idle:
+            return False
+        if mark.time_us is not None and time_us < mark.time_us:
             continue
-        if mark.time_us is None:
-            return _NOTHING
-        if lowest is None or mark.time_us < lowest:
-            lowest = mark.time_us
-    return lowest
-
-
-_NOTHING = -(2**63)
+        if mark.safe_ms is not None and written_ms <= mark.safe_ms:
+            continue
+        return False
+    return True
 
 
 def release(state: MergeState[T], *, limit: int) -> Release[T]:
-    """Pop every record below the frontier, in order, plus the oldest ones past `limit`."""
+    """Pop records from the front of the order while they are releasable, then the oldest
+    ones past `limit`."""
     heap = state.heap
-    if not heap:
-        return Release()
-    bound = frontier(state)
     out: list[tuple[OrderKey, T]] = []
     pop = heapq.heappop
-    while heap and (bound is None or heap[0][0].time_us < bound):
-        key, _, item = pop(heap)
+    while heap and releasable(state, heap[0][0].time_us, heap[0][2]):
+        key, _, _, item = pop(heap)
         out.append((key, item))
     forced = 0
     while len(heap) > limit:
-        key, _, item = pop(heap)
+        key, _, _, item = pop(heap)
         out.append((key, item))
         forced += 1
     return Release(tuple(out), forced)

@@ -237,6 +237,11 @@ class RiskApi:
                 if routed is not None:
                     return routed
                 slot = api.agents.stored(code.encode())
+                quarantined = api.agents.quarantined.get(code)
+                if quarantined is not None:
+                    return json_error(
+                        self, 503, f"{code} is quarantined: stored state unusable ({quarantined})"
+                    )
                 detail = None if slot is None else api.detail(slot)
                 if detail is None:
                     return json_error(self, 404, f"no event seen yet for {code}")
