@@ -21,6 +21,9 @@ TOPIC_OF_TYPE = {
 }
 """Written out here on purpose: the other side's view of the contract (README's topic table)."""
 
+COMPACTED = {"minerals.stockpile-positions.v1"}
+"""A compacted topic takes keyed records only (Kafka answers INVALID_RECORD otherwise)."""
+
 Order = Literal["file", "topic"]
 Keying = Literal["contract", "none"]
 
@@ -41,7 +44,8 @@ def messages(scenario: Path, prefix: str, *, order: Order, keying: Keying) -> li
         document = json.loads(line)
         topic = TOPIC_OF_TYPE[document["type"]]
         key_field = "measure_id" if document["type"] == "export_control" else "material"
-        key = str(document[key_field]).encode() if keying == "contract" else None
+        keyed = keying == "contract" or topic in COMPACTED  # the broker refuses keyless there
+        key = str(document[key_field]).encode() if keyed else None
         out.append(Message(prefix + topic, key, line.encode()))
     if order == "topic":
         rank = {prefix + t: i for i, t in enumerate(TOPIC_OF_TYPE.values())}

@@ -1,6 +1,7 @@
-"""`sentinel replay` rides out a broker outage: the broker is stopped for 30 s mid-replay and
-started again on the same data, and every planned message ends up on its topic exactly once, in
-file order within each partition, and the replay exits 0.
+"""A broker outage during a replay: the broker is stopped for 30 s mid-replay and started again on
+the same data. The replay rides it out (every planned message on its topic exactly once, in file
+order within each partition, exit 0) and so does the risk worker reading meanwhile: it keeps
+running and its outputs equal the backtest's (at least once: repeats are byte-identical).
 
 The broker here is private to this module (its own ports and home): stopping the session broker
 would break every other test sharing it.
@@ -26,6 +27,12 @@ from mineral_sentinel.localkafka import LocalBroker
 from tests.helpers.kafka import read_topic
 from tests.helpers.polling import wait_until
 from tests.helpers.processes import ServiceProcess
+from tests.integration.risk_harness import (
+    RiskWorker,
+    assert_outputs_match_backtest,
+    backtest,
+    final_state_matches,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +84,7 @@ async def delivered_total(bootstrap: str, topics: list[str]) -> int:
         await consumer.stop()
 
 
-def test_replay_survives_a_30_s_broker_outage_exactly_once_in_order(
+def test_replay_and_worker_survive_a_30_s_broker_outage(
     private_broker: LocalBroker, topic_prefix: str, tmp_path: Path
 ) -> None:
     messages = planned_messages()
@@ -90,6 +97,7 @@ def test_replay_survives_a_30_s_broker_outage_exactly_once_in_order(
         "SENTINEL_DATA_DIR": str(tmp_path / "data"),
     }
     argv = [sys.executable, "-m", "mineral_sentinel.cli", "replay", str(SCENARIO)]
+    worker = RiskWorker(env, tmp_path / "worker.log").start()
     feeder = ServiceProcess(
         [*argv, "--no-progress", "--rate", str(RATE)], env, tmp_path / "replay.log"
     ).start()
@@ -106,6 +114,7 @@ def test_replay_survives_a_30_s_broker_outage_exactly_once_in_order(
         outage_ends = time.monotonic() + OUTAGE_S
         while time.monotonic() < outage_ends:  # the outage itself is the scenario
             assert feeder.running, f"replay died during the outage:\n{feeder.log_text()}"
+            assert worker.running, f"worker died during the outage:\n{worker.process.log_text()}"
             assert not private_broker.is_running()
             time.sleep(0.5)
         private_broker.start(log=False)
@@ -114,8 +123,22 @@ def test_replay_survives_a_30_s_broker_outage_exactly_once_in_order(
         log = feeder.log_text()
         assert feeder.process is not None and feeder.process.returncode == 0, log
         assert f"replayed {len(messages)} events from {SCENARIO}, 0 bad lines skipped" in log
+        expected = backtest(SCENARIO.name)
+        wait_until(
+            lambda: final_state_matches(worker, expected),
+            timeout=90,
+            interval=0.5,
+            message="the worker's final state equals the backtest's",
+        )
+        duplicates = asyncio.run(
+            assert_outputs_match_backtest(
+                private_broker.bootstrap, topic_prefix, expected, healthy=lambda: worker.running
+            )
+        )
+        print(f"byte-identical re-emissions after the outage: {duplicates}")
     finally:
         feeder.stop()
+        worker.stop()
 
     want: dict[str, list[Planned]] = defaultdict(list)
     for message in messages:

@@ -112,6 +112,8 @@ class RiskAgents:
             handoff=self.handoff,
         )
         self.merges: dict[int, MergeState[Pending]] = {}
+        self.waiting: dict[int, set[tuple[str, str]]] = {}
+        """(material, input coordinate) of the records buffered in each partition's merge."""
         self.quarantined: dict[str, str] = {}
         """material -> why its stored state cannot be used"""
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
@@ -124,6 +126,7 @@ class RiskAgents:
     def register(self) -> None:
         self.app.agent(self.by_material, name="fold-by-material", concurrency=1)(self._fold)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         self.app.task(self._run_intake)
 
     async def _run_intake(self) -> None:
@@ -142,9 +145,19 @@ class RiskAgents:
         self._cache.clear()
         for tp in revoked:
             self.positions.pop(tp, None)
-            if tp.topic == self.by_material.get_topic_name():
-                self.merges.pop(tp.partition, None)
-                metrics.MERGE_BUFFERED.labels(str(tp.partition)).set(0)
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        """Forget the merges of partitions another worker folds now (it reads their
+        unacknowledged envelopes again). The merges of partitions kept across the rebalance
+        stay: faust revokes every partition at a rebalance but does not always deliver a kept
+        partition's unacknowledged envelopes again, so their records must not be dropped."""
+        topic = self.by_material.get_topic_name()
+        mine = {tp.partition for tp in assigned if tp.topic == topic}
+        for partition in list(self.merges):
+            if partition not in mine:
+                del self.merges[partition]
+                self.waiting.pop(partition, None)
+                metrics.MERGE_BUFFERED.labels(str(partition)).set(0)
 
     # ---- the stateful fold ----------------------------------------------------------------------
 
@@ -167,12 +180,15 @@ class RiskAgents:
         if merge is None:
             merge = self.merges[message.partition] = new_merge(())
         merge.expected.update(envelope.sources())
-        pending = Envelope(event, len(envelope.records))
-        for record in envelope.records:
+        waiting = self.waiting.setdefault(message.partition, set())
+        fresh = [r for r in envelope.records if (r.material, r.coordinate) not in waiting]
+        pending = Envelope(event, len(fresh))
+        for record in fresh:  # a record read again while still buffered is buffered once
+            waiting.add((record.material, record.coordinate))
             offer_record(merge, record.source, record.key, record.written_ms, (record, pending))
         for mark in envelope.marks:
             offer_mark(merge, mark.source, mark.time_us, mark.safe_ms)
-        if not envelope.records:
+        if not fresh:
             await stream.ack(event)
         released = release(merge, limit=self.settings.risk_merge_buffer)
         if released.forced:
@@ -180,7 +196,8 @@ class RiskAgents:
         metrics.MERGE_BUFFERED.labels(str(message.partition)).set(merge.buffered())
         if released.items:
             await self._apply(released.items, message)
-            for _, (_, envelope_of) in released.items:
+            for _, (record, envelope_of) in released.items:
+                waiting.discard((record.material, record.coordinate))
                 envelope_of.remaining -= 1
                 if envelope_of.remaining == 0:
                     await stream.ack(envelope_of.event)
