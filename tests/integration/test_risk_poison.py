@@ -17,10 +17,9 @@ from mineral_sentinel.contracts.events import parse_event
 from mineral_sentinel.kafka_admin import ensure_topics
 from mineral_sentinel.risk import Policy
 from mineral_sentinel.risk.ordering import order_key
-from mineral_sentinel.risk_service.forwarder import partition_for
 from mineral_sentinel.risk_service.processor import step
 from mineral_sentinel.risk_service.slot import encode_slot, new_slot
-from mineral_sentinel.risk_service.topology import APP_NAME, TABLE_NAME
+from mineral_sentinel.risk_service.topology import APP_NAME, TABLE_NAME, partition_for
 from mineral_sentinel.topics import TopicSpec
 from tests.helpers.kafka import produce
 from tests.helpers.polling import wait_until

@@ -139,6 +139,7 @@ class RiskAgents:
             except Exception:
                 log.exception("intake stopped; restarting in %s s", INTAKE_RESTART_S)
             self.forwarder.running.clear()
+            self.forwarder.joined.clear()
             await asyncio.sleep(INTAKE_RESTART_S)  # back-off before reconnecting
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
@@ -169,6 +170,7 @@ class RiskAgents:
     async def _on_envelope(self, stream: Any, event: Any) -> None:
         message = event.message
         self.positions[message.tp] = message.offset + 1
+        began = time.perf_counter()
         try:
             envelope = decode(event.value)
         except Exception as error:  # never die on input
@@ -194,6 +196,7 @@ class RiskAgents:
         if released.forced:
             metrics.MERGE_FORCED.inc(released.forced)
         metrics.MERGE_BUFFERED.labels(str(message.partition)).set(merge.buffered())
+        metrics.STAGE_SECONDS.labels("merge").inc(time.perf_counter() - began)
         if released.items:
             await self._apply(released.items, message)
             for _, (record, envelope_of) in released.items:
@@ -223,6 +226,8 @@ class RiskAgents:
         if slot is None:
             slot = new_slot(material)
         send = self.app.producer.send
+        began = time.perf_counter()
+        core = 0.0
         for order, record in records:
             event = self._event(record)
             if event is None:
@@ -254,9 +259,14 @@ class RiskAgents:
             self._observe(record, result, elapsed)
             if result.failure is not None:
                 await self._failure(key, record.raw, message, "processing_error", result.failure)
+        written = time.perf_counter()
         value = encode_slot(slot)
         self.table[key] = value
         self._cache[key] = (value, slot)
+        done = time.perf_counter()
+        metrics.STAGE_SECONDS.labels("core").inc(core)
+        metrics.STAGE_SECONDS.labels("outputs").inc(written - began - core)
+        metrics.STAGE_SECONDS.labels("table").inc(done - written)
 
     def _event(self, record: Forwarded) -> InputEvent | None:
         """The model parsed at intake when this worker forwarded it; else parse the bytes."""

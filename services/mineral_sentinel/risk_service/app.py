@@ -64,7 +64,7 @@ def create_app(
             recovery.completed.is_set()
             and not recovery.in_recovery
             and bool(app.consumer.assignment())
-            and agents.forwarder.running.is_set()
+            and agents.forwarder.joined.is_set()
         )
 
     add_health_and_metrics(app, ready)

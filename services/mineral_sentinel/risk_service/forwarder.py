@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.partitioner import murmur2
 from aiokafka.structs import OffsetAndMetadata
 
 from ..catalog.model import Catalog
@@ -38,19 +37,13 @@ from ..ingest import Accepted, Rejected, classify, dead_letter
 from ..risk.ordering import order_key
 from . import metrics
 from .envelope import Forwarded, Mark, chunks, encode, source_name
+from .topology import partition_for
 
 log = logging.getLogger(__name__)
 
 MARKS_REFRESH_S = 1.0
 POSITION_WAIT_S = 0.05
 HANDOFF_LIMIT = 200_000
-
-
-def partition_for(material: str, partitions: int) -> int:
-    """The by-material partition of a material: Kafka's default (murmur2) key partitioner,
-    the one faust's router uses to find a table key's owner."""
-    hashed: int = murmur2(material.encode())
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class Handoff:
@@ -123,6 +116,8 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.running = asyncio.Event()
+        self.joined = asyncio.Event()
+        """Set once the intake has joined its group and received an assignment (maybe empty)."""
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -192,11 +187,13 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
             if known:
                 self.topic_sizes[logical] = len(known)
         self._last_marks = ()
+        self.joined.set()
 
     # ---- one batch ------------------------------------------------------------------------------
 
     async def _forward(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
+        began = time.perf_counter()
         wall = time.time()
         wall_ms = int(wall * 1000)
         per_partition: dict[int, list[Forwarded]] = {}
@@ -231,6 +228,7 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                     if progress.mark_us is None or key.time_us > progress.mark_us:
                         progress.mark_us = key.time_us
                 progress.next_offset = record.offset + 1
+        validated = time.perf_counter()
         marks = await self._marks()
         for partition, items in per_partition.items():
             parts = list(chunks(items))
@@ -239,9 +237,16 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                 tail = marks if index == len(parts) - 1 else ()
                 futures.append(await self._send(partition, encode(chunk, tail, self.topic_sizes)))
         futures.extend(await self._send_marks(marks, skip=set(per_partition)))
+        sent_at = time.perf_counter()
         if futures:
             await asyncio.gather(*futures)
+        produced = time.perf_counter()
         await self._commit()
+        committed = time.perf_counter()
+        metrics.STAGE_SECONDS.labels("validate").inc(validated - began)
+        metrics.STAGE_SECONDS.labels("forward").inc(sent_at - validated)
+        metrics.STAGE_SECONDS.labels("produce_ack").inc(produced - sent_at)
+        metrics.STAGE_SECONDS.labels("commit").inc(committed - produced)
 
     def _classify(self, record: Any, logical: str, wall: float) -> Accepted | Rejected:
         s = self.settings

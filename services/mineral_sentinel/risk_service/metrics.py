@@ -71,6 +71,12 @@ DUPLICATE_IDS = Counter(
     "sentinel_risk_duplicate_events_total",
     "Events whose id was already applied from another record (they cause nothing)",
 )
+STAGE_SECONDS = Counter(
+    "sentinel_risk_stage_seconds_total",
+    "Wall time spent in each stage of the risk worker (fetch wait, validate, forward, produce,"
+    " commit, merge, core, outputs, table)",
+    ["stage"],
+)
 QUARANTINED = Gauge(
     "sentinel_risk_quarantined_materials",
     "Materials whose stored state this worker cannot use (their events go to dead letters)",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from aiokafka.partitioner import murmur2
+
 from ..config import Settings
 from ..kafka_admin import ensure_configured_topics
 from ..topics import INPUT_TOPICS, OUTPUT_TOPICS, TopicSpec
@@ -43,3 +45,10 @@ def ensure_risk_topics(settings: Settings, timeout: float = 60.0) -> None:
         raise TimeoutError(f"creating topics on {settings.kafka_bootstrap} took over {timeout} s")
     if failure:
         raise failure[0]
+
+
+def partition_for(material: str, partitions: int) -> int:
+    """The by-material partition of a material: Kafka's default (murmur2) key partitioner,
+    the one faust's router uses to find a table key's owner."""
+    hashed: int = murmur2(material.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
