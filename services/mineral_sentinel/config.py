@@ -70,7 +70,12 @@ class Settings(BaseSettings):
         2000, ge=1, description="the intake takes up to this many input messages per batch"
     )
     risk_batch_within_s: float = Field(
-        0.02, gt=0, description="the intake waits at most this long to fill a batch"
+        0.05, gt=0, description="the intake waits at most this long to fill a batch"
+    )
+    risk_fold_within_s: float = Field(
+        0.1,
+        gt=0,
+        description="the stateful agent's batch window (one table write per material per batch)",
     )
     risk_fetch_max_wait_ms: int = Field(
         50,

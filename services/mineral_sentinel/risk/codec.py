@@ -7,9 +7,10 @@ are pure functions of the rest and are recomputed on first use. A version tag gu
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import Any
+
+import orjson
 
 from .state import (
     AlertState,
@@ -22,7 +23,6 @@ from .state import (
 )
 
 FORMAT_VERSION = 1
-_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
 def _fields(obj: Any) -> list[Any]:
@@ -49,12 +49,12 @@ def dump_state(state: MaterialState) -> bytes:
         None if rec is None else _fields(rec),
         state.next_housekeeping,
     ]
-    return _encoder.encode(doc).encode()
+    return orjson.dumps(doc)  # shortest round-trip floats, like repr; about 10x json.dumps
 
 
 def load_state(data: bytes) -> MaterialState:
     """Inverse of `dump_state`; raises ValueError on an unknown layout."""
-    doc = json.loads(data)
+    doc = orjson.loads(data)
     if not isinstance(doc, list) or not doc or doc[0] != FORMAT_VERSION:
         raise ValueError("not a MaterialState dump of a known format version")
     (

@@ -8,9 +8,10 @@ Everything here is I/O and bookkeeping; decisions live in `ingest`, `merge` and 
   releases, in the total order, material by material: outputs are sent first, then the
   material's table value is written once per release, so a crash can only lose a table write,
   never outputs the table claims were made.
-- Acknowledgement is manual: an envelope is acknowledged once every record in it has been
-  released and applied, so the committed offset never passes a record that waits in the merge
-  (faust commits the contiguous acknowledged prefix). After a crash the uncommitted envelopes
+- The fold takes envelopes in batches (`SENTINEL_RISK_FOLD_WITHIN_S`) and writes each material
+  once per batch. An envelope is acknowledged once every record in it has been released and
+  applied, so the committed offset never passes a record that waits in the merge (faust commits
+  the contiguous acknowledged prefix). After a crash the uncommitted envelopes
   are read again: records already applied are recognised by their input coordinate.
 Agent concurrency is 1 (faust can commit past an in-flight message otherwise); the service
 scales by partitions and workers.
@@ -37,7 +38,7 @@ from ..ingest import Rejected, dead_letter
 from ..risk import Policy, as_of, snapshot_of
 from ..risk.ordering import OrderKey
 from ..topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, RECOMMENDATIONS, RISK
-from . import metrics
+from . import faust_adapter, metrics
 from .envelope import Forwarded, decode
 from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
@@ -163,55 +164,69 @@ class RiskAgents:
     # ---- the stateful fold ----------------------------------------------------------------------
 
     async def _fold(self, stream: Any) -> None:
-        manual = stream.noack()
-        async for event in manual.events():
-            await self._on_envelope(manual, event)
+        within = self.settings.risk_fold_within_s
+        async for events in stream.take_events(self.settings.risk_batch_size, within):
+            await self._fold_batch(events)
 
-    async def _on_envelope(self, stream: Any, event: Any) -> None:
-        message = event.message
-        self.positions[message.tp] = message.offset + 1
+    async def _fold_batch(self, events: Sequence[Any]) -> None:
+        """Offer a batch of envelopes to their partitions' merges, then apply what the merges
+        release, one table write per material. An envelope with records still in a merge is
+        held unacknowledged past the batch (`faust_adapter.hold`)."""
         began = time.perf_counter()
-        try:
-            envelope = decode(event.value)
-        except Exception as error:  # never die on input
-            log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
-            await self._failure(None, event.value, message, "processing_error", repr(error))
-            await stream.ack(event)
-            return
-        merge = self.merges.get(message.partition)
-        if merge is None:
-            merge = self.merges[message.partition] = new_merge(())
-        merge.expected.update(envelope.sources())
-        waiting = self.waiting.setdefault(message.partition, set())
-        fresh = [r for r in envelope.records if (r.material, r.coordinate) not in waiting]
-        pending = Envelope(event, len(fresh))
-        for record in fresh:  # a record read again while still buffered is buffered once
-            waiting.add((record.material, record.coordinate))
-            offer_record(merge, record.source, record.key, record.written_ms, (record, pending))
-        for mark in envelope.marks:
-            offer_mark(merge, mark.source, mark.time_us, mark.safe_ms)
-        if not fresh:
-            await stream.ack(event)
-        released = release(merge, limit=self.settings.risk_merge_buffer)
-        if released.forced:
-            metrics.MERGE_FORCED.inc(released.forced)
-        metrics.MERGE_BUFFERED.labels(str(message.partition)).set(merge.buffered())
+        touched: dict[int, Any] = {}
+        """partition -> an envelope event of it (table writes go to its partition)"""
+        for event in events:
+            message = event.message
+            self.positions[message.tp] = message.offset + 1
+            try:
+                envelope = decode(event.value)
+            except Exception as error:  # never die on input
+                log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
+                await self._failure(None, event.value, message, "processing_error", repr(error))
+                continue
+            partition = message.partition
+            merge = self.merges.get(partition)
+            if merge is None:
+                merge = self.merges[partition] = new_merge(())
+            merge.expected.update(envelope.sources())
+            waiting = self.waiting.setdefault(partition, set())
+            fresh = [r for r in envelope.records if (r.material, r.coordinate) not in waiting]
+            if fresh:
+                held = Envelope(event, len(fresh))
+                faust_adapter.hold(event)
+                for record in fresh:  # a record read again while still buffered is buffered once
+                    waiting.add((record.material, record.coordinate))
+                    offer_record(
+                        merge, record.source, record.key, record.written_ms, (record, held)
+                    )
+            for mark in envelope.marks:
+                offer_mark(merge, mark.source, mark.time_us, mark.safe_ms)
+            touched[partition] = event
+        released: list[tuple[int, tuple[OrderKey, Pending]]] = []
+        for partition in touched:
+            merge = self.merges[partition]
+            out = release(merge, limit=self.settings.risk_merge_buffer)
+            if out.forced:
+                metrics.MERGE_FORCED.inc(out.forced)
+            metrics.MERGE_BUFFERED.labels(str(partition)).set(merge.buffered())
+            released.extend((partition, item) for item in out.items)
         metrics.STAGE_SECONDS.labels("merge").inc(time.perf_counter() - began)
-        if released.items:
-            await self._apply(released.items, message)
-            for _, (record, envelope_of) in released.items:
-                waiting.discard((record.material, record.coordinate))
-                envelope_of.remaining -= 1
-                if envelope_of.remaining == 0:
-                    await stream.ack(envelope_of.event)
-
-    async def _apply(self, items: Sequence[tuple[OrderKey, Pending]], message: Any) -> None:
-        """Apply released records material by material (order kept within each material)."""
+        if not released:
+            return
         by_material: dict[str, list[tuple[OrderKey, Forwarded]]] = {}
-        for key, (record, _) in items:
+        for _, (key, (record, _)) in released:
             by_material.setdefault(record.material, []).append((key, record))
+        partition_of = {record.material: p for p, (_, (record, _)) in released}
         for material, records in by_material.items():
-            await self._apply_material(material, records, message)
+            event = touched[partition_of[material]]
+            faust_adapter.write_to_partition_of(event)
+            await self._apply_material(material, records, event.message)
+        consumer = self.app.consumer
+        for partition, (_, (record, envelope_of)) in released:
+            self.waiting[partition].discard((record.material, record.coordinate))
+            envelope_of.remaining -= 1
+            if envelope_of.remaining == 0:
+                faust_adapter.release_later(envelope_of.event, consumer)
 
     async def _apply_material(
         self, material: str, records: list[tuple[OrderKey, Forwarded]], message: Any
@@ -241,6 +256,7 @@ class RiskAgents:
                 await self._failure(key, record.raw, message, "processing_error", repr(error))
                 continue
             elapsed = time.perf_counter() - started
+            core += elapsed
             if result.late:
                 log.warning(
                     "late event for %s from %s (applied out of event-time order)",

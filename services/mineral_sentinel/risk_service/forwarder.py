@@ -9,7 +9,8 @@ Per batch: every message is classified by `ingest.classify` (dead letters with t
 every valid event is forwarded once per material it concerns to that material's by-material
 partition (the partition faust's router computes for the table key, so the HTTP API finds it),
 together with the *marks* of every input partition this worker reads. Offsets are committed
-only after the broker acknowledged what the batch produced (at least once). Between batches the
+only after the broker acknowledged what the batch produced (at least once); the next batch is
+read while those acknowledgements are under way. Between batches the
 loop re-sends marks as their safe times move on (while a partition is caught up with the
 broker), and at least every `MARKS_REFRESH_S`, so that a restarted merge learns them again.
 """
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,9 @@ from .topology import partition_for
 log = logging.getLogger(__name__)
 
 MARKS_REFRESH_S = 1.0
+MAX_INFLIGHT_BATCHES = 8
+"""Batches whose produce requests may await their acknowledgements while the next is read."""
+COMMIT_INTERVAL_S = 0.2
 POSITION_WAIT_S = 0.05
 HANDOFF_LIMIT = 200_000
 
@@ -115,6 +119,10 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         self._lag_at = -1e9
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self._inflight: deque[tuple[list[asyncio.Future[Any]], dict[TopicPartition, int]]] = deque()
+        self._committable: dict[TopicPartition, int] = {}
+        self._commit_task: asyncio.Future[None] | None = None
+        self._committed_at = -1e9
         self.running = asyncio.Event()
         self.joined = asyncio.Event()
         """Set once the intake has joined its group and received an assignment (maybe empty)."""
@@ -150,7 +158,7 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                 await self._loop()
             finally:
                 with contextlib.suppress(Exception):
-                    await self._commit()
+                    await self._settle(everything=True)
                 await self.consumer.stop()
         finally:
             await self.producer.stop()
@@ -173,7 +181,7 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         with contextlib.suppress(Exception):
-            await self._commit()
+            await self._settle(everything=True)
         for tp in revoked:
             self.sources.pop(tp, None)
         self._last_marks = ()
@@ -238,15 +246,15 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                 futures.append(await self._send(partition, encode(chunk, tail, self.topic_sizes)))
         futures.extend(await self._send_marks(marks, skip=set(per_partition)))
         sent_at = time.perf_counter()
-        if futures:
-            await asyncio.gather(*futures)
-        produced = time.perf_counter()
-        await self._commit()
-        committed = time.perf_counter()
+        offsets = {
+            tp: progress.next_offset
+            for tp in batch
+            if (progress := self.sources.get(tp)) is not None and progress.next_offset is not None
+        }
+        self._inflight.append((futures, offsets))
+        await self._settle(block=len(self._inflight) > MAX_INFLIGHT_BATCHES)
         metrics.STAGE_SECONDS.labels("validate").inc(validated - began)
         metrics.STAGE_SECONDS.labels("forward").inc(sent_at - validated)
-        metrics.STAGE_SECONDS.labels("produce_ack").inc(produced - sent_at)
-        metrics.STAGE_SECONDS.labels("commit").inc(committed - produced)
 
     def _classify(self, record: Any, logical: str, wall: float) -> Accepted | Rejected:
         s = self.settings
@@ -329,7 +337,8 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         if marks != self._last_marks or now - self._marks_sent_at >= MARKS_REFRESH_S:
             futures = await self._send_marks(marks, skip=set())
             if futures:
-                await asyncio.gather(*futures)
+                self._inflight.append((futures, {}))
+        await self._settle(block=False)
         if now - self._lag_at >= 1.0:
             self._lag_at = now
             self._update_lag()
@@ -343,16 +352,50 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         value = encode((), marks, self.topic_sizes)
         return [await self._send(p, value) for p in range(self.partitions) if p not in skip]
 
-    async def _commit(self) -> None:
-        if self.consumer is None:
+    async def _settle(self, *, block: bool = False, everything: bool = False) -> None:
+        """Retire batches whose produce requests the broker acknowledged, oldest first, and
+        commit their offsets (at most every COMMIT_INTERVAL_S, in the background). Sends are
+        not awaited batch by batch: the next fetch overlaps the acknowledgements. `block` waits
+        for the oldest batch (the pipeline is full); `everything` drains and commits now."""
+        started = time.perf_counter()
+        while self._inflight:
+            futures, offsets = self._inflight[0]
+            if not (block or everything) and not all(f.done() for f in futures):
+                break
+            await asyncio.gather(*futures)  # a failed send raises: the intake restarts
+            self._inflight.popleft()
+            self._committable.update(offsets)
+            block = False
+        acknowledged = time.perf_counter()
+        metrics.STAGE_SECONDS.labels("produce_ack").inc(acknowledged - started)
+        now = self.clock()
+        due = everything or now - self._committed_at >= COMMIT_INTERVAL_S
+        if not self._committable or not due or self.consumer is None:
             return
+        if self._commit_task is not None and not self._commit_task.done():
+            if not everything:
+                return
+            with contextlib.suppress(Exception):
+                await self._commit_task
         offsets = {
-            tp: OffsetAndMetadata(p.next_offset, "")
-            for tp, p in self.sources.items()
-            if p.next_offset is not None
+            tp: OffsetAndMetadata(offset, "")
+            for tp, offset in self._committable.items()
+            if tp in self.sources
         }
-        if offsets:
+        self._committable = {}
+        self._committed_at = now
+        if everything:
             await self.consumer.commit(offsets)
+        else:
+            self._commit_task = asyncio.ensure_future(self._commit_in_background(offsets))
+        metrics.STAGE_SECONDS.labels("commit").inc(time.perf_counter() - acknowledged)
+
+    async def _commit_in_background(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit(offsets)
+        except Exception as error:  # a later commit covers these offsets again
+            log.warning("intake commit failed (%s); a later one retries", error)
 
     def _update_lag(self) -> None:
         assert self.consumer is not None

@@ -14,11 +14,12 @@ crash), the alert history (latest version of the last N alerts) and the recommen
 
 from __future__ import annotations
 
-import json
 import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Literal
+
+import orjson
 
 from ..risk import MaterialState, dump_state, initial_state, load_state
 from ..risk.ordering import OrderKey
@@ -97,7 +98,7 @@ def encode_slot(slot: MaterialSlot) -> bytes:
         "alerts": alert_ids,
         "recs": len(slot.recommendations),
     }
-    meta_bytes = json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode()
+    meta_bytes = orjson.dumps(meta)
     core = dump_state(slot.state)
     return b"".join(
         (MAGIC, _LEN.pack(len(meta_bytes)), meta_bytes, _LEN.pack(len(core)), core, *blobs)
@@ -119,7 +120,7 @@ def decode_slot(data: bytes) -> MaterialSlot:
         pos += size
         return chunk
 
-    meta = json.loads(take())
+    meta = orjson.loads(take())
     state = load_state(take())
     ring: OrderedDict[str, RingEntry] = OrderedDict()
     last: OrderKey | None = None

@@ -1,0 +1,37 @@
+"""The two things the fold needs from faust beyond its public agent API, in one place.
+
+Tested against faust-streaming 0.15 (`tests/unit/test_faust_adapter.py` fails with a clear message
+when an upgrade changes them):
+- **which partition a table write goes to.** A faust table writes a key to the changelog
+  partition of the stream's *current event* (a context variable of `faust.streams`). The fold
+  applies, in one batch, records that arrived in envelopes of several partitions, so before it
+  writes a material it makes an envelope of that material's partition the current event;
+- **acknowledging an envelope later than its batch.** `take_events` acknowledges every event of a
+  batch when the batch ends, but an envelope whose records still wait in the merge must not be
+  committed. Taking one more reference on its message (`Message.incref`) keeps it unacknowledged
+  until `release_later` drops that reference, once every record in it has been applied.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from faust.streams import _current_event
+
+TESTED_FAUST = ("0.15",)
+
+
+def write_to_partition_of(event: Any) -> None:
+    """Make `event` the current event, so table writes go to its partition."""
+    _current_event.set(weakref.ref(event))
+
+
+def hold(event: Any) -> None:
+    """Keep the event's message unacknowledged after its batch ends."""
+    event.message.incref()
+
+
+def release_later(event: Any, consumer: Any) -> None:
+    """Drop the reference `hold` took; the message is acknowledged when none is left."""
+    event.message.ack(consumer)

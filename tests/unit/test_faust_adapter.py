@@ -1,0 +1,62 @@
+"""The faust internals `risk_service.faust_adapter` relies on are still there and still mean
+what the adapter assumes (a faust upgrade that changes them fails here, not in production)."""
+
+from __future__ import annotations
+
+import contextvars
+import weakref
+
+import faust
+import pytest
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage, Message
+
+from mineral_sentinel.risk_service import faust_adapter
+
+pytestmark = pytest.mark.unit
+
+
+def test_tested_faust_version() -> None:
+    assert faust.__version__.startswith(faust_adapter.TESTED_FAUST), (
+        f"faust {faust.__version__}: re-check risk_service/faust_adapter.py against it"
+    )
+
+
+def test_current_event_is_a_context_variable_of_weak_references() -> None:
+    from faust import streams
+
+    assert isinstance(streams._current_event, contextvars.ContextVar)
+    marker = Message("t", 0, 0, 0.0, 0, None, b"k", b"v", None)
+    faust_adapter.write_to_partition_of(marker)
+    held = streams._current_event.get()
+    assert isinstance(held, weakref.ref) and held() is marker  # type: ignore[comparison-overlap]
+    assert streams.current_event() is marker  # type: ignore[comparison-overlap]
+
+
+class _Consumer:
+    """What faust's Consumer.ack does with a message on its final acknowledgement."""
+
+    def __init__(self) -> None:
+        self.acked: list[ConsumerMessage] = []
+
+    def ack(self, message: ConsumerMessage) -> bool:
+        message.acked = True
+        self.acked.append(message)
+        return True
+
+
+class _Event:
+    def __init__(self, message: ConsumerMessage) -> None:
+        self.message = message
+
+
+def test_a_held_message_is_acknowledged_only_when_the_last_reference_goes() -> None:
+    consumer = _Consumer()
+    message = ConsumerMessage("t", 0, 7, 0.0, 0, None, b"k", b"v", None, tp=TP("t", 0))
+    message.incref()  # the stream's own reference, as faust takes it on delivery
+    event = _Event(message)
+    faust_adapter.hold(event)
+    message.ack(consumer)  # type: ignore[arg-type]  # what take_events does when the batch ends
+    assert consumer.acked == [] and not message.acked
+    faust_adapter.release_later(event, consumer)
+    assert consumer.acked == [message] and message.acked
