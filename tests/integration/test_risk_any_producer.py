@@ -169,11 +169,12 @@ async def test_d_two_workers_one_stopped_mid_way(
     try:
         wait_until(first.ready, timeout=60, message="first worker ready after the rebalance")
         feeder.start()
-        wait_until(
-            lambda: second.metric("sentinel_events_consumed_total") > 0,
+        consumed = "sentinel_events_consumed_total"
+        wait_until(  # a scenario of one material may give all its input partitions to one worker
+            lambda: first.metric(consumed) + second.metric(consumed) >= expected.events // 3,
             timeout=60,
             interval=0.1,
-            message="the second worker reads its share",
+            message="a third of the scenario consumed by the two workers",
         )
         assert feeder.running, "the stop must happen mid-way"
         second.stop()
