@@ -131,12 +131,19 @@ class RiskAgents:
         self.app.task(self._run_intake)
 
     async def _run_intake(self) -> None:
-        """The intake for the worker's lifetime; restarted (with a pause) if it fails."""
+        """The intake for the worker's lifetime; restarted (with a pause) if it fails.
+
+        aiokafka can let a CancelledError of its own out of a consumer call after a broker
+        outage (seen: the group session expired while the broker was down). Only a cancel of
+        this task itself (the worker stopping) ends the loop; anything else restarts it."""
+        task = asyncio.current_task()
         while True:
             try:
                 await self.forwarder.run()
             except asyncio.CancelledError:
-                raise
+                if task is None or task.cancelling():
+                    raise
+                log.warning("intake cancelled from inside the Kafka client; restarting")
             except Exception:
                 log.exception("intake stopped; restarting in %s s", INTAKE_RESTART_S)
             self.forwarder.running.clear()

@@ -46,6 +46,8 @@ MARKS_REFRESH_S = 1.0
 MAX_INFLIGHT_BATCHES = 8
 """Batches whose produce requests may await their acknowledgements while the next is read."""
 COMMIT_INTERVAL_S = 0.2
+SHUTDOWN_SETTLE_S = 10.0
+"""How long a stopping intake waits for its last acknowledgements and commit."""
 POSITION_WAIT_S = 0.05
 HANDOFF_LIMIT = 200_000
 
@@ -150,18 +152,20 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
             max_request_size=2 * 1024 * 1024,
             request_timeout_ms=30_000,
         )
-        await self.producer.start()
+        self._inflight.clear()
+        self._committable = {}
         try:
+            await self.producer.start()
             await self.consumer.start()
-            try:
-                self.consumer.subscribe(list(self.logical), listener=self)
-                await self._loop()
-            finally:
-                with contextlib.suppress(Exception):
-                    await self._settle(everything=True)
-                await self.consumer.stop()
+            self.consumer.subscribe(list(self.logical), listener=self)
+            await self._loop()
         finally:
-            await self.producer.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._settle(everything=True), SHUTDOWN_SETTLE_S)
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
 
     async def _loop(self) -> None:
         assert self.consumer is not None
