@@ -113,6 +113,7 @@ class RiskAgents:
             handoff=self.handoff,
         )
         self.merges: dict[int, MergeState[Pending]] = {}
+        self._sizes_seen: dict[int, tuple[tuple[str, int], ...]] = {}
         self.waiting: dict[int, set[tuple[str, str]]] = {}
         """(material, input coordinate) of the records buffered in each partition's merge."""
         self.quarantined: dict[str, str] = {}
@@ -165,6 +166,7 @@ class RiskAgents:
         for partition in list(self.merges):
             if partition not in mine:
                 del self.merges[partition]
+                self._sizes_seen.pop(partition, None)
                 self.waiting.pop(partition, None)
                 metrics.MERGE_BUFFERED.labels(str(partition)).set(0)
 
@@ -195,7 +197,11 @@ class RiskAgents:
             merge = self.merges.get(partition)
             if merge is None:
                 merge = self.merges[partition] = new_merge(())
-            merge.expected.update(envelope.sources())
+                self._sizes_seen.pop(partition, None)
+            sizes = tuple(envelope.sizes.items())
+            if self._sizes_seen.get(partition) != sizes:  # the same in nearly every envelope
+                merge.expected.update(envelope.sources())
+                self._sizes_seen[partition] = sizes
             waiting = self.waiting.setdefault(partition, set())
             fresh = [r for r in envelope.records if (r.material, r.coordinate) not in waiting]
             if fresh:
