@@ -114,8 +114,9 @@ class RiskAgents:
         )
         self.merges: dict[int, MergeState[Pending]] = {}
         self._sizes_seen: dict[int, tuple[tuple[str, int], ...]] = {}
-        self.waiting: dict[int, set[tuple[str, str]]] = {}
-        """(material, input coordinate) of the records buffered in each partition's merge."""
+        self.waiting: dict[int, dict[tuple[str, str], list[Envelope]]] = {}
+        """(material, input coordinate) of each record buffered in a partition's merge -> the
+        envelopes holding it (the one it came in, and copies read again meanwhile)."""
         self.quarantined: dict[str, str] = {}
         """material -> why its stored state cannot be used"""
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
@@ -202,13 +203,25 @@ class RiskAgents:
             if self._sizes_seen.get(partition) != sizes:  # the same in nearly every envelope
                 merge.expected.update(envelope.sources())
                 self._sizes_seen[partition] = sizes
-            waiting = self.waiting.setdefault(partition, set())
-            fresh = [r for r in envelope.records if (r.material, r.coordinate) not in waiting]
-            if fresh:
-                held = Envelope(event, len(fresh))
+            waiting = self.waiting.setdefault(partition, {})
+            fresh: list[Forwarded] = []
+            again: list[tuple[str, str]] = []
+            for record in envelope.records:
+                ident = (record.material, record.coordinate)
+                if ident in waiting:
+                    again.append(ident)
+                else:
+                    fresh.append(record)
+            if fresh or again:
+                # A copy read again while its records still wait (faust redelivers after a
+                # rebalance) is held too, until those records are applied: acknowledging it at
+                # once would let the committed offset pass them.
+                held = Envelope(event, len(fresh) + len(again))
                 faust_adapter.hold(event)
-                for record in fresh:  # a record read again while still buffered is buffered once
-                    waiting.add((record.material, record.coordinate))
+                for ident in again:
+                    waiting[ident].append(held)
+                for record in fresh:
+                    waiting[(record.material, record.coordinate)] = [held]
                     offer_record(
                         merge, record.source, record.key, record.written_ms, (record, held)
                     )
@@ -235,11 +248,11 @@ class RiskAgents:
             faust_adapter.write_to_partition_of(event)
             await self._apply_material(material, records, event.message)
         consumer = self.app.consumer
-        for partition, (_, (record, envelope_of)) in released:
-            self.waiting[partition].discard((record.material, record.coordinate))
-            envelope_of.remaining -= 1
-            if envelope_of.remaining == 0:
-                faust_adapter.release_later(envelope_of.event, consumer)
+        for partition, (_, (record, _)) in released:
+            for holder in self.waiting[partition].pop((record.material, record.coordinate), ()):
+                holder.remaining -= 1
+                if holder.remaining == 0:
+                    faust_adapter.release_later(holder.event, consumer)
 
     async def _apply_material(
         self, material: str, records: list[tuple[OrderKey, Forwarded]], message: Any
