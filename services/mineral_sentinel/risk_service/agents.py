@@ -59,14 +59,14 @@ INTAKE_RESTART_S = 2.0
 
 
 @dataclass(slots=True)
-class Envelope:
+class HeldEnvelope:
     """A by-material message whose records are not all applied yet (then it is acknowledged)."""
 
     event: Any
     remaining: int
 
 
-Pending = tuple[Forwarded, Envelope]
+Pending = tuple[Forwarded, HeldEnvelope]
 
 
 class RiskAgents:
@@ -114,7 +114,7 @@ class RiskAgents:
         )
         self.merges: dict[int, MergeState[Pending]] = {}
         self._sizes_seen: dict[int, tuple[tuple[str, int], ...]] = {}
-        self.waiting: dict[int, dict[tuple[str, str], list[Envelope]]] = {}
+        self.waiting: dict[int, dict[tuple[str, str], list[HeldEnvelope]]] = {}
         """(material, input coordinate) of each record buffered in a partition's merge -> the
         envelopes holding it (the one it came in, and copies read again meanwhile)."""
         self.quarantined: dict[str, str] = {}
@@ -216,7 +216,7 @@ class RiskAgents:
                 # A copy read again while its records still wait (faust redelivers after a
                 # rebalance) is held too, until those records are applied: acknowledging it at
                 # once would let the committed offset pass them.
-                held = Envelope(event, len(fresh) + len(again))
+                held = HeldEnvelope(event, len(fresh) + len(again))
                 faust_adapter.hold(event)
                 for ident in again:
                     waiting[ident].append(held)
