@@ -34,10 +34,6 @@ def to_micros(moment: datetime) -> int:
     return (moment - EPOCH) // _MICROSECOND
 
 
-def event_time_us(event: InputEvent) -> int:
-    return to_micros(event.occurred_at)
-
-
 def order_key(event: InputEvent, raw: bytes) -> OrderKey:
     """The event's place in the total order; `raw` are the bytes it was parsed from."""
     return OrderKey(to_micros(event.occurred_at), event.event_id, digest_of(raw))

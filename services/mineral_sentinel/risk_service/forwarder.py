@@ -71,9 +71,6 @@ class Handoff:
     def take(self, coordinate: str) -> InputEvent | None:
         return self._events.pop(coordinate, None)
 
-    def clear(self) -> None:
-        self._events.clear()
-
 
 @dataclass(slots=True)
 class SourceProgress:
