@@ -9,10 +9,10 @@ Everything here is I/O and bookkeeping; decisions live in `ingest`, `merge` and 
   material's table value is written once per release, so a crash can only lose a table write,
   never outputs the table claims were made.
 - The fold takes envelopes in batches (`SENTINEL_RISK_FOLD_WITHIN_S`) and writes each material
-  once per batch. An envelope is acknowledged once every record in it has been released and
-  applied, so the committed offset never passes a record that waits in the merge (faust commits
-  the contiguous acknowledged prefix). After a crash the uncommitted envelopes
-  are read again: records already applied are recognised by their input coordinate.
+  once per batch. An envelope is acknowledged once every record in it, and every envelope read
+  before it on its partition, has been applied (`acks`), so the committed offset never passes a
+  record that waits in the merge. After a crash the uncommitted envelopes are read again:
+  records already applied are recognised by their input coordinate.
 Agent concurrency is 1 (faust can commit past an in-flight message otherwise); the service
 scales by partitions and workers.
 """
@@ -23,7 +23,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ from ..risk import Policy, as_of, snapshot_of
 from ..risk.ordering import OrderKey
 from ..topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, RECOMMENDATIONS, RISK
 from . import faust_adapter, metrics
+from .acks import HeldEnvelope, InOrderRelease
 from .envelope import Forwarded, decode
 from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
@@ -56,14 +56,6 @@ ROCKSDB_OPTIONS = {
 """Per partition database: a few dozen small values each, so faust's large defaults (sized for
 big tables) would only cost memory."""
 INTAKE_RESTART_S = 2.0
-
-
-@dataclass(slots=True)
-class HeldEnvelope:
-    """A by-material message whose records are not all applied yet (then it is acknowledged)."""
-
-    event: Any
-    remaining: int
 
 
 Pending = tuple[Forwarded, HeldEnvelope]
@@ -114,6 +106,7 @@ class RiskAgents:
         )
         self.merges: dict[int, MergeState[Pending]] = {}
         self._sizes_seen: dict[int, tuple[tuple[str, int], ...]] = {}
+        self.releases = InOrderRelease()
         self.waiting: dict[int, dict[tuple[str, str], list[HeldEnvelope]]] = {}
         """(material, input coordinate) of each record buffered in a partition's merge -> the
         envelopes holding it (the one it came in, and copies read again meanwhile)."""
@@ -169,6 +162,7 @@ class RiskAgents:
                 del self.merges[partition]
                 self._sizes_seen.pop(partition, None)
                 self.waiting.pop(partition, None)
+                self.releases.forget(partition)
                 metrics.MERGE_BUFFERED.labels(str(partition)).set(0)
 
     # ---- the stateful fold ----------------------------------------------------------------------
@@ -180,21 +174,26 @@ class RiskAgents:
 
     async def _fold_batch(self, events: Sequence[Any]) -> None:
         """Offer a batch of envelopes to their partitions' merges, then apply what the merges
-        release, one table write per material. An envelope with records still in a merge is
-        held unacknowledged past the batch (`faust_adapter.hold`)."""
+        release, one table write per material. Every envelope is held unacknowledged past the
+        batch (`faust_adapter.hold`) and released in read order once its records are applied
+        (`acks`)."""
         began = time.perf_counter()
         touched: dict[int, Any] = {}
         """partition -> an envelope event of it (table writes go to its partition)"""
+        read: set[int] = set()
         for event in events:
             message = event.message
+            partition = message.partition
+            read.add(partition)
             self.positions[message.tp] = message.offset + 1
+            faust_adapter.hold(event)
             try:
                 envelope = decode(event.value)
             except Exception as error:  # never die on input
+                self.releases.hold(partition, event, 0)
                 log.exception("undecodable envelope at %s@%s", message.tp, message.offset)
                 await self._failure(None, event.value, message, "processing_error", repr(error))
                 continue
-            partition = message.partition
             merge = self.merges.get(partition)
             if merge is None:
                 merge = self.merges[partition] = new_merge(())
@@ -212,19 +211,15 @@ class RiskAgents:
                     again.append(ident)
                 else:
                     fresh.append(record)
-            if fresh or again:
-                # A copy read again while its records still wait (faust redelivers after a
-                # rebalance) is held too, until those records are applied: acknowledging it at
-                # once would let the committed offset pass them.
-                held = HeldEnvelope(event, len(fresh) + len(again))
-                faust_adapter.hold(event)
-                for ident in again:
-                    waiting[ident].append(held)
-                for record in fresh:
-                    waiting[(record.material, record.coordinate)] = [held]
-                    offer_record(
-                        merge, record.source, record.key, record.written_ms, (record, held)
-                    )
+            # A copy read again while its records still wait (faust redelivers after a
+            # rebalance) waits for them too: acknowledging it at once would let the committed
+            # offset pass them.
+            held = self.releases.hold(partition, event, len(fresh) + len(again))
+            for ident in again:
+                waiting[ident].append(held)
+            for record in fresh:
+                waiting[(record.material, record.coordinate)] = [held]
+                offer_record(merge, record.source, record.key, record.written_ms, (record, held))
             for mark in envelope.marks:
                 offer_mark(merge, mark.source, mark.time_us, mark.safe_ms)
             touched[partition] = event
@@ -237,8 +232,17 @@ class RiskAgents:
             metrics.MERGE_BUFFERED.labels(str(partition)).set(merge.buffered())
             released.extend((partition, item) for item in out.items)
         metrics.STAGE_SECONDS.labels("merge").inc(time.perf_counter() - began)
-        if not released:
-            return
+        if released:
+            await self._apply_released(released, touched)
+        consumer = self.app.consumer
+        for partition in read:
+            for held in self.releases.releasable(partition):
+                faust_adapter.release_later(held.event, consumer)
+
+    async def _apply_released(
+        self, released: list[tuple[int, tuple[OrderKey, Pending]]], touched: dict[int, Any]
+    ) -> None:
+        """Apply the released records material by material; count them off their envelopes."""
         by_material: dict[str, list[tuple[OrderKey, Forwarded]]] = {}
         for _, (key, (record, _)) in released:
             by_material.setdefault(record.material, []).append((key, record))
@@ -247,12 +251,9 @@ class RiskAgents:
             event = touched[partition_of[material]]
             faust_adapter.write_to_partition_of(event)
             await self._apply_material(material, records, event.message)
-        consumer = self.app.consumer
         for partition, (_, (record, _)) in released:
             for holder in self.waiting[partition].pop((record.material, record.coordinate), ()):
                 holder.remaining -= 1
-                if holder.remaining == 0:
-                    faust_adapter.release_later(holder.event, consumer)
 
     async def _apply_material(
         self, material: str, records: list[tuple[OrderKey, Forwarded]], message: Any

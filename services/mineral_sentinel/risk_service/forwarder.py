@@ -81,6 +81,10 @@ class SourceProgress:
     mark_us: int | None = None
     safe_ms: int | None = None
     """Every record written to the partition up to this wall-clock time has been forwarded."""
+    polled_ms: int | None = None
+    """The newest fetch-response time seen for the partition (`last_poll_timestamp`)."""
+    polled_before_ms: int | None = None
+    """The one seen before it: a lower bound on when the broker built the newest response."""
 
 
 class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -307,8 +311,14 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _marks(self) -> tuple[Mark, ...]:
         """Every owned input partition's mark. A partition found caught up at its last fetch
-        response is safe up to that response's time (when the broker said it had nothing more)
-        minus the idle time, which covers producers whose records reach the broker late."""
+        response is safe up to the time that response was built, minus the idle time, which
+        covers producers whose records reach the broker late (a record's timestamp is taken
+        when its producer was called, not when the broker appended it).
+
+        When the broker built the response is not known: aiokafka stamps it when it *processed*
+        it, which can be far later when the event loop is busy (seen: 700 ms, enough to let a
+        record through as late). The response was requested after the previous response from
+        that broker was processed, so the previous stamp is a safe lower bound."""
         assert self.consumer is not None
         idle_ms = self.settings.risk_idle_ms
         for tp, progress in self.sources.items():
@@ -318,19 +328,36 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
                         self.consumer.position(tp), POSITION_WAIT_S
                     )
             highwater = self.consumer.highwater(tp)
-            polled_ms = self.consumer.last_poll_timestamp(tp)
+            self._observe_poll(tp, progress)
+            built_after_ms = progress.polled_before_ms
             position = progress.next_offset
-            if highwater is None or polled_ms is None or position is None or position < highwater:
+            if (
+                highwater is None
+                or built_after_ms is None
+                or position is None
+                or position < highwater
+            ):
                 continue
-            safe = polled_ms - idle_ms
+            safe = built_after_ms - idle_ms
             if progress.safe_ms is None or safe > progress.safe_ms:
                 progress.safe_ms = safe
         return tuple(
             Mark(p.name, p.mark_us, p.safe_ms) for p in sorted(self.sources.values(), key=_by_name)
         )
 
+    def _observe_poll(self, tp: TopicPartition, progress: SourceProgress) -> None:
+        assert self.consumer is not None
+        polled_ms = self.consumer.last_poll_timestamp(tp)
+        if polled_ms is not None and polled_ms != progress.polled_ms:
+            progress.polled_before_ms = progress.polled_ms
+            progress.polled_ms = polled_ms
+
     async def _tick(self) -> None:
-        """Between batches: re-send marks when a flag changed or the refresh is due; lag gauge."""
+        """Between batches: re-send marks when a flag changed or the refresh is due; lag gauge.
+        Fetch-response times are observed on every tick, so that the lower bound `_marks` uses
+        stays one response behind, not one marks interval."""
+        for tp, progress in self.sources.items():
+            self._observe_poll(tp, progress)
         now = self.clock()
         if now - self._marks_sent_at < self._marks_interval_s:
             return
