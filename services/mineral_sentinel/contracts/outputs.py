@@ -58,6 +58,15 @@ class RiskSnapshot(OutputMessage):
     components: list[Component]
     drivers: Annotated[list[Driver], Field(max_length=20)]
     supply_risk: SupplyRisk
+    level_cap: RiskLevel = Field(
+        "critical",
+        description="highest level the evidence present allows, whatever the score "
+        "(docs/severity.md): watch without EU-relevant evidence, warning without physical "
+        "exposure of EU supply",
+    )
+    level_basis: Annotated[str, Field(max_length=500)] = Field(
+        "", description="why the evidence allows that level, and whether it capped the score's"
+    )
     days_of_cover: NonNegativeFinite | None
     as_of: Timestamp
     alert_id: str | None = None

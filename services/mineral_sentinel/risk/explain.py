@@ -14,7 +14,15 @@ from ..contracts.outputs import (
 )
 from .derived import derived
 from .policy import LEVELS, Policy
-from .scoring import COMPONENT_NAMES
+from .scoring import (
+    COMPONENT_NAMES,
+    EVIDENCE_TEXT,
+    EXPOSURE_TEXT,
+    entry_level,
+    eu_evidence,
+    physical_exposure,
+    severity_ceiling,
+)
 from .state import AlertState, MaterialState, PolicyView, RecommendationState
 from .timeutil import to_datetime
 
@@ -30,7 +38,16 @@ COMPONENT_TEXT: dict[str, str] = {
 class Reading:
     """Everything one evaluation computed, kept as plain floats until a model is needed."""
 
-    __slots__ = ("at_risk_t", "cover", "daily_t", "market_id", "score", "values", "view")
+    __slots__ = (
+        "at_risk_t",
+        "ceiling",
+        "cover",
+        "daily_t",
+        "market_id",
+        "score",
+        "values",
+        "view",
+    )
 
     def __init__(
         self,
@@ -41,6 +58,7 @@ class Reading:
         daily_t: float | None,
         cover: float | None,
         market_id: str,
+        ceiling: int,
     ) -> None:
         self.values = values
         self.score = score
@@ -49,6 +67,8 @@ class Reading:
         self.daily_t = daily_t
         self.cover = cover
         self.market_id = market_id
+        self.ceiling = ceiling
+        """Highest level the evidence allows (scoring.severity_ceiling)."""
 
 
 def _market_text(state: MaterialState, market_id: str) -> str:
@@ -158,6 +178,50 @@ def causes(reading: Reading, policy: Policy) -> list[str]:
     return [name for _, name in ranked]
 
 
+def level_basis(reading: Reading, profile: MaterialProfile, policy: Policy) -> str:
+    """Why the evidence allows the level it allows, and whether it capped the score's level
+    (the readable form of the gate `core._read` applies: scoring.severity_ceiling)."""
+    view = reading.view
+    floor, target, cover = profile.floor_days, profile.target_days, reading.cover
+    at_risk_days = reading.at_risk_t / reading.daily_t if reading.daily_t else 0.0
+    exposure = physical_exposure(view.shortfall, at_risk_days, cover, floor, policy)
+    evidence = eu_evidence(
+        view.reaches_eu, reading.values[3], at_risk_days, cover, floor, target, policy
+    )
+    ceiling = severity_ceiling(exposure, evidence)
+    cover_text = "no stock reported" if cover is None else f"cover {cover:.0f} d"
+    if exposure:
+        detail = {
+            "restriction": f"physical shortfall {view.shortfall:.0%} of EU sourcing",
+            "logistics": f"{at_risk_days:.1f} d of net imports at risk",
+            "cover": f"{cover_text} below the floor {floor:.0f} d",
+        }[exposure]
+        basis = f"critical allowed: {EXPOSURE_TEXT[exposure]} ({detail})"
+    elif evidence:
+        basis = (
+            f"at most warning until EU supply is physically short (no restriction in force on "
+            f"EU-sourced supply, {at_risk_days:.1f} d of imports at risk < "
+            f"{policy.exposure_at_risk_days:g} d, {cover_text} not below the floor "
+            f"{floor:.0f} d); EU-relevant evidence: {EVIDENCE_TEXT[evidence]}"
+        )
+    else:
+        aimed = (
+            "the measures in force name no EU destination and act through the market only; "
+            if view.event_ids
+            else ""
+        )
+        basis = (
+            f"at most watch: {aimed}no EU-relevant evidence (price signal "
+            f"{reading.values[3]:.0f} < {policy.evidence_market:g}, {at_risk_days:.1f} d of "
+            f"imports at risk < {policy.evidence_at_risk_days:g} d, {cover_text} not near the "
+            f"floor)"
+        )
+    by_score = entry_level(reading.score, policy)
+    if by_score > ceiling:
+        basis = f"capped at {LEVELS[ceiling]} (score alone: {LEVELS[by_score]}): {basis}"
+    return basis[:500]
+
+
 def snapshot(
     state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
 ) -> RiskSnapshot:
@@ -195,6 +259,8 @@ def snapshot(
                 "baseline": round(view.sr_baseline, 6),
                 "bottleneck_stage": view.stage,
             },
+            "level_cap": LEVELS[reading.ceiling],
+            "level_basis": level_basis(reading, profile, policy),
             "days_of_cover": None if reading.cover is None else round(reading.cover, 6),
             "as_of": to_datetime(state.now),
             "alert_id": alert.alert_id if alert is not None and alert.status == "firing" else None,
@@ -213,7 +279,10 @@ def alert_summary(
             f"{LEVELS[alert.severity]} episode ({', '.join(alert.causes) or 'no named cause'})"
         )
     else:
-        head = f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100"
+        head = (
+            f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100 "
+            f"({level_basis(reading, profile, policy)})"
+        )
     texts = [d.text for d in drivers(state, reading, profile, policy)[:3]]
     return "; ".join([head, *texts])[:1000]
 

@@ -135,6 +135,9 @@ class PolicyView:
     valid_until: float
     event_ids: list[str]
     countries: list[str]
+    reaches_eu: bool = False
+    """Some active measure (announced or in force) names an EU destination or none at all:
+    EU-relevant evidence (docs/severity.md). Measures aimed only elsewhere act via the market."""
     shock_value: float = 0.0
     """policy_shock component value (0..100) derived from `pressure`."""
     sr_value: float = 0.0
@@ -160,6 +163,10 @@ class Frame:
     stock_value: float
     remaining: float
     """Noisy-OR product of the policy, supply-risk and logistics factors (in that order)."""
+    exposure: str
+    """`scoring.physical_exposure` of this frame ('' for none): allows `critical`."""
+    evidence: str
+    """`scoring.eu_evidence` without the market ('' for none; prices are checked per read)."""
     triggered: bool
     """Physical shortfall at or above the trigger: the stockpile key ignores the market."""
     key_alert: str | None = None
