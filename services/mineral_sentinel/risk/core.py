@@ -21,7 +21,7 @@ from ..contracts.events import (
     StockpilePosition,
 )
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
-from . import alerts, explain, stockpile
+from . import alerts, explain, holders, stockpile
 from .derived import Derived, derived
 from .explain import Reading
 from .ids import recommendation_id
@@ -129,7 +129,7 @@ def apply_event(
     elif kind == 2:
         changed = apply_export_control(state, event, at)  # type: ignore[arg-type]
     else:
-        changed = _apply_stock(state, event, at)  # type: ignore[arg-type]
+        changed = holders.apply_position(state, event, at, policy)  # type: ignore[arg-type]
     if now >= state.next_housekeeping:
         _housekeeping(state, now, policy)
     if first:
@@ -137,15 +137,6 @@ def apply_event(
     if not (changed or advanced):
         return state, NO_OUTPUTS
     return state, _evaluate(state, profile, catalog, policy, event_id, now, first, derived(policy))
-
-
-def _apply_stock(state: MaterialState, event: StockpilePosition, at: float) -> bool:
-    if state.stock_t is not None and at < state.stock_as_of:
-        return False
-    state.stock_t = event.stock_t
-    state.stock_as_of = at
-    state.stock_event_id = event.event_id
-    return True
 
 
 def _housekeeping(state: MaterialState, now: float, policy: Policy) -> None:
@@ -492,6 +483,14 @@ def _recommend(
     )
     if decision is None:
         return None
+    allocations = holders.allocate(
+        state.holdings,
+        decision.action,
+        decision.quantity_t,
+        daily,
+        profile.floor_days,
+        profile.target_days,
+    )
     rec = RecommendationState(
         key=decision.key,
         recommendation_id=recommendation_id(
@@ -502,10 +501,12 @@ def _recommend(
         days_before=decision.days_before,
         days_after=decision.days_after,
         horizon_days=decision.horizon_days,
-        rationale=decision.rationale,
+        rationale=decision.rationale
+        + holders.allocation_text(allocations, decision.quantity_t, len(state.holdings)),
         alert_id=open_alert_id,
         issued_at=now,
         valid_until=now + decision.valid_days * DAY,
+        allocations=allocations,
     )
     state.recommendation = rec
     return rec

@@ -5,14 +5,18 @@ Only called when something is emitted or asked for, so the hot path never builds
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..catalog.model import MaterialProfile
 from ..contracts.outputs import (
     Alert,
     Driver,
+    HolderAllocation,
     RiskSnapshot,
     StockpileRecommendation,
 )
 from .derived import derived
+from .holders import floors_and_targets
 from .policy import LEVELS, Policy
 from .scoring import (
     COMPONENT_NAMES,
@@ -125,11 +129,12 @@ def _driver_parts(
         [reading.market_id] if reading.market_id else [],
     )
     if reading.cover is not None:
+        count = len(state.holdings)
         add(
             "stock",
             f"cover {reading.cover:.0f} days vs target {profile.target_days:.0f} and floor "
-            f"{profile.floor_days:.0f}",
-            [state.stock_event_id] if state.stock_event_id else [],
+            f"{profile.floor_days:.0f}" + (f" ({count} holders)" if count > 1 else ""),
+            [h.event_id for h in state.holdings.values()],
         )
     out.sort(key=lambda item: -item[0])
     return out
@@ -264,8 +269,32 @@ def snapshot(
             "days_of_cover": None if reading.cover is None else round(reading.cover, 6),
             "as_of": to_datetime(state.now),
             "alert_id": alert.alert_id if alert is not None and alert.status == "firing" else None,
+            "holdings": holdings(state, reading.daily_t, profile),
         }
     )
+
+
+def holdings(
+    state: MaterialState, daily_t: float | None, profile: MaterialProfile
+) -> list[dict[str, Any]]:
+    """The per-holder breakdown of the stock (plain data for the snapshot)."""
+    if not state.holdings:
+        return []
+    limits = floors_and_targets(
+        state.holdings, daily_t or 0.0, profile.floor_days, profile.target_days
+    )
+    return [
+        {
+            "holder": h.holder or None,
+            "stock_t": h.stock_t,
+            "days_of_cover": round(h.stock_t / daily_t, 6) if daily_t else None,
+            "floor_t": round(limits[key][0], 6),
+            "target_t": round(limits[key][1], 6),
+            "as_of": to_datetime(h.as_of),
+            "event_id": h.event_id,
+        }
+        for key, h in state.holdings.items()
+    ][:64]  # the contract's bound (Policy.max_holders may be set higher)
 
 
 def alert_summary(
@@ -319,4 +348,13 @@ def recommendation_model(state: MaterialState, rec: RecommendationState) -> Stoc
         alert_id=rec.alert_id,
         issued_at=to_datetime(rec.issued_at),
         valid_until=to_datetime(rec.valid_until),
+        allocations=[
+            HolderAllocation(
+                holder=holder or None,
+                quantity_t=tonnes,
+                stock_before_t=before,
+                stock_after_t=after,
+            )
+            for holder, tonnes, before, after in rec.allocations
+        ],
     )

@@ -148,6 +148,9 @@ class Policy:
     the IEA defers refilling after a collective action)."""
 
     # --- bounded bookkeeping ---------------------------------------------------------------
+    max_holders: int = 64
+    """Holders kept per material (27 member states, EU schemes, agencies); beyond it the holder
+    with the oldest report is forgotten."""
     seen_ids: int = 2048
     """Recent event ids remembered for duplicate suppression (a ring)."""
     housekeeping_hours: float = 6.0
