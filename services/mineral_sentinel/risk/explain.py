@@ -201,13 +201,13 @@ def level_basis(reading: Reading, profile: MaterialProfile, policy: Policy) -> s
             "logistics": f"{at_risk_days:.1f} d of net imports at risk",
             "cover": f"{cover_text} below the floor {floor:.0f} d",
         }[exposure]
-        basis = f"critical allowed: {EXPOSURE_TEXT[exposure]} ({detail})"
-    elif evidence:
-        basis = (
-            f"at most warning until EU supply is physically short (no restriction in force on "
-            f"EU-sourced supply, {at_risk_days:.1f} d of imports at risk < "
-            f"{policy.exposure_at_risk_days:g} d, {cover_text} not below the floor "
-            f"{floor:.0f} d); EU-relevant evidence: {EVIDENCE_TEXT[evidence]}"
+        return f"critical allowed: {EXPOSURE_TEXT[exposure]} ({detail})"[:500]
+    if evidence:
+        why = (
+            f"EU supply not physically short (no restriction in force on EU-sourced supply, "
+            f"{at_risk_days:.1f} d of imports at risk < {policy.exposure_at_risk_days:g} d, "
+            f"{cover_text} not below the floor {floor:.0f} d); EU-relevant evidence: "
+            f"{EVIDENCE_TEXT[evidence]}"
         )
     else:
         aimed = (
@@ -215,15 +215,16 @@ def level_basis(reading: Reading, profile: MaterialProfile, policy: Policy) -> s
             if view.event_ids
             else ""
         )
-        basis = (
-            f"at most watch: {aimed}no EU-relevant evidence (price signal "
-            f"{reading.values[3]:.0f} < {policy.evidence_market:g}, {at_risk_days:.1f} d of "
-            f"imports at risk < {policy.evidence_at_risk_days:g} d, {cover_text} not near the "
-            f"floor)"
+        why = (
+            f"{aimed}no EU-relevant evidence (price signal {reading.values[3]:.0f} < "
+            f"{policy.evidence_market:g}, {at_risk_days:.1f} d of imports at risk < "
+            f"{policy.evidence_at_risk_days:g} d, {cover_text} not near the floor)"
         )
     by_score = entry_level(reading.score, policy)
     if by_score > ceiling:
-        basis = f"capped at {LEVELS[ceiling]} (score alone: {LEVELS[by_score]}): {basis}"
+        basis = f"capped at {LEVELS[ceiling]} (score alone: {LEVELS[by_score]}): {why}"
+    else:
+        basis = f"at most {LEVELS[ceiling]}: {why}"
     return basis[:500]
 
 
