@@ -83,6 +83,7 @@ async def test_risk_api_success_and_error_paths(
         body = detail.json()
         assert body["snapshot"] == json.loads(final.model_dump_json())
         assert set(body) >= {"active_measures", "open_alert", "last_alert", "last_recommendation"}
+        assert body["holdings"] and body["holdings"] == body["snapshot"]["holdings"]
         assert body["last_recommendation"] == json.loads(
             expected.recommendations[-1].model_dump_json()
         )

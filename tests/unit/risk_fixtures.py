@@ -190,10 +190,23 @@ class Events:
         )
 
     def position(
-        self, at: datetime, stock_t: float, *, event_id: str | None = None
+        self,
+        at: datetime,
+        stock_t: float,
+        *,
+        event_id: str | None = None,
+        holder: str | None = None,
+        floor_t: float | None = None,
+        target_t: float | None = None,
     ) -> StockpilePosition:
         return StockpilePosition(
-            event_id=event_id or self._id("k"), material=self.material, stock_t=stock_t, as_of=at
+            event_id=event_id or self._id("k"),
+            material=self.material,
+            stock_t=stock_t,
+            as_of=at,
+            holder=holder,
+            floor_t=floor_t,
+            target_t=target_t,
         )
 
 

@@ -82,7 +82,7 @@ OPTIONAL: dict[str, set[str]] = {
     "price_observed": {"market", "grade"},
     "shipment_updated": {"eta", "chokepoints"},
     "export_control": {"expires_at", "coverage", "destinations", "source_url"},
-    "stockpile_position": {"holder"},
+    "stockpile_position": {"holder", "floor_t", "target_t"},
 }
 
 

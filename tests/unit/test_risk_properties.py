@@ -63,7 +63,13 @@ def event_lists(draw, max_size: int = 40):
                 )
             )
         elif kind == "stock":
-            events.append(ev.position(t, draw(st.floats(min_value=0, max_value=1e4))))
+            events.append(
+                ev.position(
+                    t,
+                    draw(st.floats(min_value=0, max_value=1e4)),
+                    holder=draw(st.sampled_from([None, "fr", "de"])),
+                )
+            )
         elif events:
             events.append(events[draw(st.integers(0, len(events) - 1))])
     if not events:

@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import EventId, MaterialCode, OutputMessage, Timestamp
-from .outputs import Alert, Driver, RiskLevel, RiskSnapshot, Score, StockpileRecommendation
+from .outputs import (
+    Alert,
+    Driver,
+    HolderPosition,
+    RiskLevel,
+    RiskSnapshot,
+    Score,
+    StockpileRecommendation,
+)
 
 
 class ApiErrorItem(OutputMessage):
@@ -69,6 +77,10 @@ class MaterialDetail(OutputMessage):
     snapshot: RiskSnapshot
     """Components, drivers, live supply risk and days of cover, as of the latest event."""
     active_measures: list[ActiveMeasure]
+    holdings: list[HolderPosition] = Field(
+        default_factory=list,
+        description="stock per holder (the snapshot's breakdown): days of cover is their sum",
+    )
     open_alert: Alert | None
     last_alert: Alert | None
     """The open alert, or the last resolved one."""

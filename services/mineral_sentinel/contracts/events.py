@@ -145,6 +145,16 @@ class StockpilePosition(Message):
     stock_t: NonNegativeFinite
     as_of: EventTimestamp
     holder: ShortText | None = None
+    """Who holds this stock (a national stockpile, an EU scheme, ...). Positions are kept per
+    (material, holder): a holder's later report replaces only its own, and days of cover are
+    the sum over holders. No holder is one more holder, the unnamed one."""
+    floor_t: NonNegativeFinite | None = None
+    """This holder's own minimum stock; default: its pro-rata share (by stock) of the
+    material's floor. Releases are allocated from holders above their floor."""
+    target_t: NonNegativeFinite | None = None
+    """This holder's own target stock; default: its pro-rata share (by stock) of the
+    material's target. Replenishments are allocated to holders below their target (a target
+    below the floor is read as the floor)."""
 
     @property
     def occurred_at(self) -> Timestamp:

@@ -50,6 +50,33 @@ class SupplyRisk(OutputMessage):
     bottleneck_stage: Literal["extraction", "processing"]
 
 
+class HolderPosition(OutputMessage):
+    """One holder's reported stock of the material and its share of the days of cover."""
+
+    holder: ShortText | None = Field(description="as reported; null: the report named none")
+    stock_t: NonNegativeFinite
+    days_of_cover: NonNegativeFinite | None = Field(
+        description="this holder's stock / the material's average daily net imports"
+    )
+    floor_t: NonNegativeFinite = Field(
+        description="declared floor, else its pro-rata share (by stock) of the material's"
+    )
+    target_t: NonNegativeFinite = Field(
+        description="declared target, else its pro-rata share (by stock) of the material's"
+    )
+    as_of: Timestamp
+    event_id: EventId
+
+
+class HolderAllocation(OutputMessage):
+    """One holder's part of a release (from stock above its floor) or a replenishment."""
+
+    holder: ShortText | None
+    quantity_t: NonNegativeFinite
+    stock_before_t: NonNegativeFinite
+    stock_after_t: NonNegativeFinite
+
+
 class RiskSnapshot(OutputMessage):
     type: Literal["risk_snapshot"] = "risk_snapshot"
     material: MaterialCode
@@ -58,9 +85,22 @@ class RiskSnapshot(OutputMessage):
     components: list[Component]
     drivers: Annotated[list[Driver], Field(max_length=20)]
     supply_risk: SupplyRisk
+    level_cap: RiskLevel = Field(
+        "critical",
+        description="highest level the evidence present allows, whatever the score "
+        "(docs/severity.md): watch without EU-relevant evidence, warning without physical "
+        "exposure of EU supply",
+    )
+    level_basis: Annotated[str, Field(max_length=500)] = Field(
+        "", description="why the evidence allows that level, and whether it capped the score's"
+    )
     days_of_cover: NonNegativeFinite | None
     as_of: Timestamp
     alert_id: str | None = None
+    holdings: Annotated[list[HolderPosition], Field(max_length=64)] = Field(
+        default_factory=list,
+        description="per-holder positions; days_of_cover is their sum / daily net imports",
+    )
 
 
 class Alert(OutputMessage):
@@ -92,6 +132,10 @@ class StockpileRecommendation(OutputMessage):
     alert_id: str | None
     issued_at: Timestamp
     valid_until: Timestamp
+    allocations: Annotated[list[HolderAllocation], Field(max_length=64)] = Field(
+        default_factory=list,
+        description="per-holder split of quantity_t (docs/stockpiles.md); empty for a hold",
+    )
 
 
 DeadLetterReason = Literal[

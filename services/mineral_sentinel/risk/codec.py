@@ -3,6 +3,11 @@
 JSON of positional arrays: floats survive exactly (repr round-trips), insertion orders (series
 LRU, shipments, measures, the seen-id ring) are preserved, and caches are left out because they
 are pure functions of the rest and are recomputed on first use. A version tag guards the layout.
+
+Format 2 keeps stock positions per holder. Format 1 (one position, the last report of any
+holder) is still read: its position becomes the one holding, flagged `holdings_legacy` so the
+next report replaces it whoever sent it (as format 1 would have), after which holders are kept
+apart; its recommendation has no allocations.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from typing import Any
 
 import orjson
 
+from .holders import total_stock
 from .state import (
     AlertState,
+    HoldingState,
     MaterialState,
     MeasureState,
     PriceSeries,
@@ -22,7 +29,8 @@ from .state import (
     SpreadState,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def _fields(obj: Any) -> list[Any]:
@@ -43,7 +51,7 @@ def dump_state(state: MaterialState) -> bytes:
         [_fields(m) for m in state.measures.values()],
         [_fields(s) for s in state.shipments.values()],
         list(state.closed_shipments.items()),
-        [state.stock_t, state.stock_as_of, state.stock_event_id],
+        [[_fields(h) for h in state.holdings.values()], state.holdings_legacy],
         [state.score, state.level, state.level_since, state.emitted_score, state.emitted_level],
         None if alert is None else _fields(alert),
         None if rec is None else _fields(rec),
@@ -55,10 +63,10 @@ def dump_state(state: MaterialState) -> bytes:
 def load_state(data: bytes) -> MaterialState:
     """Inverse of `dump_state`; raises ValueError on an unknown layout."""
     doc = orjson.loads(data)
-    if not isinstance(doc, list) or not doc or doc[0] != FORMAT_VERSION:
+    if not isinstance(doc, list) or not doc or doc[0] not in READABLE_VERSIONS:
         raise ValueError("not a MaterialState dump of a known format version")
     (
-        _,
+        version,
         material,
         now,
         seen,
@@ -81,7 +89,15 @@ def load_state(data: bytes) -> MaterialState:
     state.measures = {row[0]: MeasureState(*row) for row in measures}
     state.shipments = {row[0]: ShipmentState(*row) for row in shipments}
     state.closed_shipments = {sid: at for sid, at in closed}
-    state.stock_t, state.stock_as_of, state.stock_event_id = stock
+    if version == 1:
+        stock_t, stock_as_of, stock_event_id = stock
+        if stock_t is not None:
+            state.holdings = {"": HoldingState("", stock_t, stock_as_of, stock_event_id)}
+            state.holdings_legacy = True
+    else:
+        rows, state.holdings_legacy = stock
+        state.holdings = {row[0]: HoldingState(*row) for row in rows}
+    state.stock_t = total_stock(state.holdings)
     (
         state.score,
         state.level,
@@ -90,6 +106,8 @@ def load_state(data: bytes) -> MaterialState:
         state.emitted_level,
     ) = level
     state.alert = None if alert is None else AlertState(*alert)
-    state.recommendation = None if rec is None else RecommendationState(*rec)
+    if rec is not None:
+        loaded = state.recommendation = RecommendationState(*rec)
+        loaded.allocations = [(a[0], a[1], a[2], a[3]) for a in loaded.allocations]
     state.next_housekeeping = next_housekeeping
     return state

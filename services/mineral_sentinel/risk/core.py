@@ -21,7 +21,7 @@ from ..contracts.events import (
     StockpilePosition,
 )
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
-from . import alerts, explain, stockpile
+from . import alerts, explain, holders, stockpile
 from .derived import Derived, derived
 from .explain import Reading
 from .ids import recommendation_id
@@ -29,7 +29,7 @@ from .logistics import apply_shipment, prune_shipments, refresh_at_risk
 from .market import apply_price, prices_elevated
 from .measures import apply_export_control, compute_view, ended_at, prune_measures
 from .policy import Policy
-from .scoring import COMPONENT_NAMES, next_level
+from .scoring import COMPONENT_NAMES, gated_level
 from .state import Frame, MaterialState, MeasureState, PolicyView, RecommendationState
 from .timeutil import DAY, HOUR, to_datetime
 
@@ -129,7 +129,7 @@ def apply_event(
     elif kind == 2:
         changed = apply_export_control(state, event, at)  # type: ignore[arg-type]
     else:
-        changed = _apply_stock(state, event, at)  # type: ignore[arg-type]
+        changed = holders.apply_position(state, event, at, policy)  # type: ignore[arg-type]
     if now >= state.next_housekeeping:
         _housekeeping(state, now, policy)
     if first:
@@ -137,15 +137,6 @@ def apply_event(
     if not (changed or advanced):
         return state, NO_OUTPUTS
     return state, _evaluate(state, profile, catalog, policy, event_id, now, first, derived(policy))
-
-
-def _apply_stock(state: MaterialState, event: StockpilePosition, at: float) -> bool:
-    if state.stock_t is not None and at < state.stock_as_of:
-        return False
-    state.stock_t = event.stock_t
-    state.stock_as_of = at
-    state.stock_event_id = event.event_id
-    return True
 
 
 def _housekeeping(state: MaterialState, now: float, policy: Policy) -> None:
@@ -227,6 +218,13 @@ def _read(
     score = 100.0 * (1.0 - remaining)
     if score < 0.0:
         score = 0.0
+    # scoring.severity_ceiling(exposure, eu_evidence(...)): the market is the per-read part
+    if frame.exposure:
+        ceiling = 3
+    elif frame.evidence or market_value >= policy.evidence_market:
+        ceiling = 2
+    else:
+        ceiling = 1
     return Reading(
         (view.shock_value, view.sr_value, frame.logistics_value, market_value, stock_value),
         score,
@@ -235,6 +233,7 @@ def _read(
         frame.daily_t,
         frame.cover,
         market_id,
+        ceiling,
     )
 
 
@@ -272,6 +271,25 @@ def _frame(
         # as in stockpile.decision_key
         shortfall = min(1.0, view.shortfall + at_risk / (daily * policy.horizon_days))
         triggered = shortfall >= policy.shortfall_trigger
+    # scoring.physical_exposure and scoring.eu_evidence (without the market), in their order
+    at_risk_days = at_risk / daily if daily else 0.0
+    floor = profile.floor_days
+    exposure = ""
+    if view.shortfall > 0.0:
+        exposure = "restriction"
+    elif at_risk_days >= policy.exposure_at_risk_days:
+        exposure = "logistics"
+    elif cover is not None and cover < floor:
+        exposure = "cover"
+    evidence = ""
+    if view.reaches_eu:
+        evidence = "measure"
+    elif at_risk_days >= policy.evidence_at_risk_days:
+        evidence = "logistics"
+    elif cover is not None and cover <= floor + policy.near_floor_band * (
+        profile.target_days - floor
+    ):
+        evidence = "cover"
     # the first factors of combine(values, weights), in its order
     remaining = 1.0
     for index, value in enumerate((view.shock_value, view.sr_value, logistics_value)):
@@ -289,6 +307,8 @@ def _frame(
         stock_value=stock_value,
         remaining=remaining,
         triggered=triggered,
+        exposure=exposure,
+        evidence=evidence,
     )
 
 
@@ -306,12 +326,18 @@ def _evaluate(
     score = reading.score
     state.score = score
     current = state.level
-    # next_level's answer without the call when no escalation and no possible de-escalation:
-    # a higher level is entered iff score >= the lowest entry threshold above `current`.
-    if score < consts.escalate_at[current] and (current == 0 or score >= consts.leave_at[current]):
+    # gated_level's answer without the call when no escalation, no possible de-escalation and
+    # the level is within the ceiling: a higher level is entered iff score >= the lowest entry
+    # threshold above `current`.
+    ceiling = reading.ceiling
+    if (
+        current <= ceiling
+        and score < consts.escalate_at[current]
+        and (current == 0 or score >= consts.leave_at[current])
+    ):
         level = current
     else:
-        level = next_level(current, state.level_since, score, now, policy)
+        level = gated_level(current, state.level_since, score, now, ceiling, policy)
     level_changed = level != current
     if level_changed:
         state.level = level
@@ -457,6 +483,14 @@ def _recommend(
     )
     if decision is None:
         return None
+    allocations = holders.allocate(
+        state.holdings,
+        decision.action,
+        decision.quantity_t,
+        daily,
+        profile.floor_days,
+        profile.target_days,
+    )
     rec = RecommendationState(
         key=decision.key,
         recommendation_id=recommendation_id(
@@ -467,10 +501,12 @@ def _recommend(
         days_before=decision.days_before,
         days_after=decision.days_after,
         horizon_days=decision.horizon_days,
-        rationale=decision.rationale,
+        rationale=decision.rationale
+        + holders.allocation_text(allocations, decision.quantity_t, len(state.holdings)),
         alert_id=open_alert_id,
         issued_at=now,
         valid_until=now + decision.valid_days * DAY,
+        allocations=allocations,
     )
     state.recommendation = rec
     return rec

@@ -5,16 +5,28 @@ Only called when something is emitted or asked for, so the hot path never builds
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..catalog.model import MaterialProfile
 from ..contracts.outputs import (
     Alert,
     Driver,
+    HolderAllocation,
     RiskSnapshot,
     StockpileRecommendation,
 )
 from .derived import derived
+from .holders import floors_and_targets
 from .policy import LEVELS, Policy
-from .scoring import COMPONENT_NAMES
+from .scoring import (
+    COMPONENT_NAMES,
+    EVIDENCE_TEXT,
+    EXPOSURE_TEXT,
+    entry_level,
+    eu_evidence,
+    physical_exposure,
+    severity_ceiling,
+)
 from .state import AlertState, MaterialState, PolicyView, RecommendationState
 from .timeutil import to_datetime
 
@@ -30,7 +42,16 @@ COMPONENT_TEXT: dict[str, str] = {
 class Reading:
     """Everything one evaluation computed, kept as plain floats until a model is needed."""
 
-    __slots__ = ("at_risk_t", "cover", "daily_t", "market_id", "score", "values", "view")
+    __slots__ = (
+        "at_risk_t",
+        "ceiling",
+        "cover",
+        "daily_t",
+        "market_id",
+        "score",
+        "values",
+        "view",
+    )
 
     def __init__(
         self,
@@ -41,6 +62,7 @@ class Reading:
         daily_t: float | None,
         cover: float | None,
         market_id: str,
+        ceiling: int,
     ) -> None:
         self.values = values
         self.score = score
@@ -49,6 +71,8 @@ class Reading:
         self.daily_t = daily_t
         self.cover = cover
         self.market_id = market_id
+        self.ceiling = ceiling
+        """Highest level the evidence allows (scoring.severity_ceiling)."""
 
 
 def _market_text(state: MaterialState, market_id: str) -> str:
@@ -105,11 +129,12 @@ def _driver_parts(
         [reading.market_id] if reading.market_id else [],
     )
     if reading.cover is not None:
+        count = len(state.holdings)
         add(
             "stock",
             f"cover {reading.cover:.0f} days vs target {profile.target_days:.0f} and floor "
-            f"{profile.floor_days:.0f}",
-            [state.stock_event_id] if state.stock_event_id else [],
+            f"{profile.floor_days:.0f}" + (f" ({count} holders)" if count > 1 else ""),
+            [h.event_id for h in state.holdings.values()],
         )
     out.sort(key=lambda item: -item[0])
     return out
@@ -158,6 +183,51 @@ def causes(reading: Reading, policy: Policy) -> list[str]:
     return [name for _, name in ranked]
 
 
+def level_basis(reading: Reading, profile: MaterialProfile, policy: Policy) -> str:
+    """Why the evidence allows the level it allows, and whether it capped the score's level
+    (the readable form of the gate `core._read` applies: scoring.severity_ceiling)."""
+    view = reading.view
+    floor, target, cover = profile.floor_days, profile.target_days, reading.cover
+    at_risk_days = reading.at_risk_t / reading.daily_t if reading.daily_t else 0.0
+    exposure = physical_exposure(view.shortfall, at_risk_days, cover, floor, policy)
+    evidence = eu_evidence(
+        view.reaches_eu, reading.values[3], at_risk_days, cover, floor, target, policy
+    )
+    ceiling = severity_ceiling(exposure, evidence)
+    cover_text = "no stock reported" if cover is None else f"cover {cover:.0f} d"
+    if exposure:
+        detail = {
+            "restriction": f"physical shortfall {view.shortfall:.0%} of EU sourcing",
+            "logistics": f"{at_risk_days:.1f} d of net imports at risk",
+            "cover": f"{cover_text} below the floor {floor:.0f} d",
+        }[exposure]
+        return f"critical allowed: {EXPOSURE_TEXT[exposure]} ({detail})"[:500]
+    if evidence:
+        why = (
+            f"EU supply not physically short (no restriction in force on EU-sourced supply, "
+            f"{at_risk_days:.1f} d of imports at risk < {policy.exposure_at_risk_days:g} d, "
+            f"{cover_text} not below the floor {floor:.0f} d); EU-relevant evidence: "
+            f"{EVIDENCE_TEXT[evidence]}"
+        )
+    else:
+        aimed = (
+            "the measures in force name no EU destination and act through the market only; "
+            if view.event_ids
+            else ""
+        )
+        why = (
+            f"{aimed}no EU-relevant evidence (price signal {reading.values[3]:.0f} < "
+            f"{policy.evidence_market:g}, {at_risk_days:.1f} d of imports at risk < "
+            f"{policy.evidence_at_risk_days:g} d, {cover_text} not near the floor)"
+        )
+    by_score = entry_level(reading.score, policy)
+    if by_score > ceiling:
+        basis = f"capped at {LEVELS[ceiling]} (score alone: {LEVELS[by_score]}): {why}"
+    else:
+        basis = f"at most {LEVELS[ceiling]}: {why}"
+    return basis[:500]
+
+
 def snapshot(
     state: MaterialState, reading: Reading, profile: MaterialProfile, policy: Policy
 ) -> RiskSnapshot:
@@ -195,11 +265,37 @@ def snapshot(
                 "baseline": round(view.sr_baseline, 6),
                 "bottleneck_stage": view.stage,
             },
+            "level_cap": LEVELS[reading.ceiling],
+            "level_basis": level_basis(reading, profile, policy),
             "days_of_cover": None if reading.cover is None else round(reading.cover, 6),
             "as_of": to_datetime(state.now),
             "alert_id": alert.alert_id if alert is not None and alert.status == "firing" else None,
+            "holdings": holdings(state, reading.daily_t, profile),
         }
     )
+
+
+def holdings(
+    state: MaterialState, daily_t: float | None, profile: MaterialProfile
+) -> list[dict[str, Any]]:
+    """The per-holder breakdown of the stock (plain data for the snapshot)."""
+    if not state.holdings:
+        return []
+    limits = floors_and_targets(
+        state.holdings, daily_t or 0.0, profile.floor_days, profile.target_days
+    )
+    return [
+        {
+            "holder": h.holder or None,
+            "stock_t": h.stock_t,
+            "days_of_cover": round(h.stock_t / daily_t, 6) if daily_t else None,
+            "floor_t": round(limits[key][0], 6),
+            "target_t": round(limits[key][1], 6),
+            "as_of": to_datetime(h.as_of),
+            "event_id": h.event_id,
+        }
+        for key, h in state.holdings.items()
+    ][:64]  # the contract's bound (Policy.max_holders may be set higher)
 
 
 def alert_summary(
@@ -213,7 +309,10 @@ def alert_summary(
             f"{LEVELS[alert.severity]} episode ({', '.join(alert.causes) or 'no named cause'})"
         )
     else:
-        head = f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100"
+        head = (
+            f"{profile.name}: {LEVELS[alert.severity]}, score {reading.score:.0f}/100 "
+            f"({level_basis(reading, profile, policy)})"
+        )
     texts = [d.text for d in drivers(state, reading, profile, policy)[:3]]
     return "; ".join([head, *texts])[:1000]
 
@@ -250,4 +349,13 @@ def recommendation_model(state: MaterialState, rec: RecommendationState) -> Stoc
         alert_id=rec.alert_id,
         issued_at=to_datetime(rec.issued_at),
         valid_until=to_datetime(rec.valid_until),
+        allocations=[
+            HolderAllocation(
+                holder=holder or None,
+                quantity_t=tonnes,
+                stock_before_t=before,
+                stock_after_t=after,
+            )
+            for holder, tonnes, before, after in rec.allocations
+        ],
     )

@@ -5,8 +5,9 @@ licensing > export tax > other), coverage and phase. `announced` is a leading si
 of the effective weight) until `effective_at`; licensing is treated as near-prohibitive during its
 lag (~45 working days until the first licences, gallium 2023), then at its steady severity;
 `suspended`, `lifted` and `expires_at` release the pressure; a measure aimed only at non-EU
-destinations weighs less (it reaches the EU through the market only) and causes no physical
-shortfall for the EU.
+destinations weighs less (it reaches the EU through the market only), causes no physical
+shortfall for the EU and is no EU-relevant evidence on its own (`PolicyView.reaches_eu`), so it
+raises at most `watch` without other evidence (scoring.py, docs/severity.md).
 
 Stage: DESIGN section 7 says "at the bottleneck stage". We take, per shock, the stage where the
 restricting countries hold the largest share of world supply: an ore-export ban (Indonesia 2020,
@@ -144,12 +145,14 @@ def compute_view(
     physical: dict[str, float] = {}
     valid_until = math.inf
     event_ids: list[str] = []
+    reaches_eu = False
     for measure in state.measures.values():
         weight, phys, boundary = measure_weight(measure, now, policy)
         valid_until = min(valid_until, boundary)
         if weight <= 0.0:
             continue
         event_ids.append(measure.event_id)
+        reaches_eu = reaches_eu or measure.reaches_eu
         country = measure.country
         intensity[country] = min(1.0, max(intensity.get(country, 0.0), weight))
         physical[country] = min(1.0, max(physical.get(country, 0.0), phys))
@@ -174,6 +177,7 @@ def compute_view(
         valid_until=valid_until,
         event_ids=event_ids,
         countries=sorted(intensity),
+        reaches_eu=reaches_eu,
     )
 
 

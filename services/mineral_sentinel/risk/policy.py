@@ -35,6 +35,21 @@ class Policy:
     cause_threshold: float = 30.0
     """A component at or above this value is named as a cause of the alert."""
 
+    # --- severity gates (docs/severity.md): the evidence a level needs, whatever the score ---
+    evidence_market: float = 30.0
+    """Market component at or above which the material's prices count as EU-relevant evidence
+    (lifts the `watch` ceiling of a measure that names no EU destination)."""
+    evidence_at_risk_days: float = 1.0
+    """Status-weighted inbound (EU-bound) tonnes at risk, in days of net imports, that count as
+    EU-relevant evidence."""
+    exposure_at_risk_days: float = 5.0
+    """Status-weighted inbound tonnes at risk, in days of net imports, that count as physical
+    exposure (allow `critical` without a restriction in force); a routine delayed cargo is
+    about 4 days (a fortnight's imports at the 0.25 delayed weight) and does not."""
+    near_floor_band: float = 0.25
+    """Cover within this share of the floor-to-target band above the floor is 'near the floor'
+    (EU-relevant evidence); cover below the floor is physical exposure."""
+
     # --- combination of components ---------------------------------------------------------
     weights: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
@@ -133,6 +148,9 @@ class Policy:
     the IEA defers refilling after a collective action)."""
 
     # --- bounded bookkeeping ---------------------------------------------------------------
+    max_holders: int = 64
+    """Holders kept per material (27 member states, EU schemes, agencies); beyond it the holder
+    with the oldest report is forgotten."""
     seen_ids: int = 2048
     """Recent event ids remembered for duplicate suppression (a ring)."""
     housekeeping_hours: float = 6.0

@@ -9,6 +9,20 @@ falls when any component rises. A weighted mean would let a total export ban of 
 Levels use hysteresis: a level is entered at its threshold and left only below the threshold
 minus `hysteresis`, and only after `min_dwell_hours` of event time at the current level;
 escalation is immediate.
+
+The score alone does not decide the level: each level asks something of an operator
+(docs/severity.md), so it also needs the evidence that justifies the ask. A severity ceiling
+derived from the evidence present caps the level the score would give:
+- `critical` (act) needs physical exposure: a restriction in force (or in its licensing lag) on
+  supply the EU sources, inbound tonnes at risk of at least `exposure_at_risk_days`, or cover
+  below the floor;
+- `warning` (prepare) needs EU-relevant evidence: a measure that reaches the EU (announced or in
+  force), a price signal of at least `evidence_market`, at least `evidence_at_risk_days` of
+  inbound tonnes at risk, or cover near the floor;
+- `watch` (monitor) needs only the score, so a measure that names no EU destination raises at
+  most `watch` on its own.
+The ceiling is applied with the hysteresis: a level above it is never entered, and one that is
+held when its evidence goes away is left after the minimum dwell, like any downgrade.
 """
 
 from __future__ import annotations
@@ -67,3 +81,76 @@ def lower_level(current: int, score: float, policy: Policy) -> int:
     while level > 0 and score < policy.leave(level):
         level -= 1
     return level
+
+
+EXPOSURE_TEXT: dict[str, str] = {
+    "restriction": "a restriction in force on supply the EU sources",
+    "logistics": "EU-bound tonnes at risk",
+    "cover": "cover below the floor",
+}
+EVIDENCE_TEXT: dict[str, str] = {
+    "measure": "a measure reaching the EU",
+    "market": "a price signal",
+    "logistics": "EU-bound tonnes at risk",
+    "cover": "cover near the floor",
+}
+
+
+def physical_exposure(
+    shortfall: float, at_risk_days: float, cover: float | None, floor_days: float, policy: Policy
+) -> str:
+    """What makes EU supply physically short or about to be ('' for nothing): allows `critical`.
+
+    `shortfall` only counts measures in force (or in their licensing lag) that reach the EU."""
+    if shortfall > 0.0:
+        return "restriction"
+    if at_risk_days >= policy.exposure_at_risk_days:
+        return "logistics"
+    if cover is not None and cover < floor_days:
+        return "cover"
+    return ""
+
+
+def eu_evidence(
+    reaches_eu: bool,
+    market: float,
+    at_risk_days: float,
+    cover: float | None,
+    floor_days: float,
+    target_days: float,
+    policy: Policy,
+) -> str:
+    """The first EU-relevant evidence present ('' for none): allows `warning`."""
+    if reaches_eu:
+        return "measure"
+    if market >= policy.evidence_market:
+        return "market"
+    if at_risk_days >= policy.evidence_at_risk_days:
+        return "logistics"
+    if cover is not None and cover <= floor_days + policy.near_floor_band * (
+        target_days - floor_days
+    ):
+        return "cover"
+    return ""
+
+
+def severity_ceiling(exposure: str, evidence: str) -> int:
+    """The highest level the evidence allows: critical, warning, else watch."""
+    if exposure:
+        return 3
+    return 2 if evidence else 1
+
+
+def gated_level(
+    current: int, since: float, score: float, now: float, ceiling: int, policy: Policy
+) -> int:
+    """`next_level` capped by `ceiling`: a level above the ceiling is never entered; a level
+    held above it (its evidence went away) is left for the ceiling after the minimum dwell."""
+    level = next_level(current, since, score, now, policy)
+    if level <= ceiling:
+        return level
+    if current <= ceiling:
+        return ceiling
+    if now - since < policy.min_dwell_hours * HOUR:
+        return current
+    return ceiling

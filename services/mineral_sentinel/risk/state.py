@@ -74,6 +74,21 @@ class MeasureState:
 
 
 @dataclass(slots=True)
+class HoldingState:
+    """The latest position reported by one holder of the material's strategic stock."""
+
+    holder: str
+    """The reported holder, "" for a report that named none (ShortText is never empty)."""
+    stock_t: float
+    as_of: float
+    event_id: str
+    floor_t: float | None = None
+    """Declared floor of this holder (None: its pro-rata share of the material's floor)."""
+    target_t: float | None = None
+    """Declared target of this holder (None: its pro-rata share of the material's target)."""
+
+
+@dataclass(slots=True)
 class ShipmentState:
     shipment_id: str
     status: str
@@ -114,6 +129,8 @@ class RecommendationState:
     alert_id: str | None
     issued_at: float
     valid_until: float
+    allocations: list[tuple[str, float, float, float]] = field(default_factory=list)
+    """Per holder: (holder, tonnes, stock before, stock after), holders.allocate's split."""
 
 
 @dataclass(slots=True)
@@ -135,6 +152,9 @@ class PolicyView:
     valid_until: float
     event_ids: list[str]
     countries: list[str]
+    reaches_eu: bool = False
+    """Some active measure (announced or in force) names an EU destination or none at all:
+    EU-relevant evidence (docs/severity.md). Measures aimed only elsewhere act via the market."""
     shock_value: float = 0.0
     """policy_shock component value (0..100) derived from `pressure`."""
     sr_value: float = 0.0
@@ -160,6 +180,10 @@ class Frame:
     stock_value: float
     remaining: float
     """Noisy-OR product of the policy, supply-risk and logistics factors (in that order)."""
+    exposure: str
+    """`scoring.physical_exposure` of this frame ('' for none): allows `critical`."""
+    evidence: str
+    """`scoring.eu_evidence` without the market ('' for none; prices are checked per read)."""
     triggered: bool
     """Physical shortfall at or above the trigger: the stockpile key ignores the market."""
     key_alert: str | None = None
@@ -183,9 +207,13 @@ class MaterialState:
     shipments: dict[str, ShipmentState] = field(default_factory=dict)
     closed_shipments: dict[str, float] = field(default_factory=dict)
     """Recently arrived shipment ids -> time, so a late, older update cannot resurrect them."""
+    holdings: dict[str, HoldingState] = field(default_factory=dict)
+    """Positions per holder, in order of first report (see holders.py)."""
+    holdings_legacy: bool = False
+    """The one position migrated from a format-1 state (which kept only the last report of
+    any holder): replaced by the next report, whoever the holder (codec.py)."""
     stock_t: float | None = None
-    stock_as_of: float = 0.0
-    stock_event_id: str = ""
+    """Sum of `holdings` (None before any report): kept with them, never set on its own."""
     score: float = 0.0
     level: int = 0
     level_since: float = 0.0

@@ -180,6 +180,7 @@ class RiskApi:
             score=snap.score,
             snapshot=snap,
             active_measures=measures,
+            holdings=snap.holdings,
             open_alert=open_alert(state),
             last_alert=last_alert(state),
             last_recommendation=last_recommendation(state),
