@@ -143,7 +143,12 @@ def test_evaluate_exits_1_when_a_label_is_not_met(
         "| `calm_2019` | aluminium, manganese, titanium_metal, tin, fluorspar | never | 5/5 |"
         in out
     )
-    assert out.rstrip().endswith("| 0/1 |")
+    table, unmet = out.split("\nlabels not met:\n")
+    assert table.rstrip().endswith("| 0/1 |")
+    assert unmet.splitlines()[0] == (
+        "- calm_2019: aluminium: warning due by 2019-03-02T00:00:00+00:00: never reached"
+    )
+    assert len(unmet.splitlines()) == 5
 
 
 def test_evaluate_exits_2_naming_the_file_and_field_of_a_bad_label(

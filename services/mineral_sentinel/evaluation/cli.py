@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..risk import Policy
     from .labels import LabelError, load_episodes
     from .runner import run_episodes
-    from .table import evaluation_table
+    from .table import evaluation_table, unmet_labels
 
     directory: Path = args.episodes
     if not directory.is_dir():
@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"sentinel evaluate: {error}", file=sys.stderr)
         return 2
     print(evaluation_table(runs))
+    unmet = [line for episode_run in runs for line in unmet_labels(episode_run)]
+    if unmet:
+        print("\nlabels not met:")
+        print("\n".join(f"- {line}" for line in unmet))
     if not args.no_charts:
         from .charts import write_episode_chart
 

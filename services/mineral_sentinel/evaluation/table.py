@@ -1,7 +1,8 @@
 """The evaluation table: per episode and in total, generated from the committed episodes.
 
-`python -m mineral_sentinel.evaluation.table` prints it for `episodes/`, `... --write README.md`
-replaces the README's copy between the markers; a unit test fails when that copy drifts.
+`python -m mineral_sentinel.evaluation.table` (from the repository root) prints it for
+`episodes/`, `... --write README.md` replaces the README's copy between the markers; a unit
+test fails when that copy drifts.
 """
 
 from __future__ import annotations
@@ -100,6 +101,45 @@ def evaluation_table(runs: Sequence[EpisodeRun]) -> str:
     rows = [HEADER, separator, *(row(run) for run in runs)]
     rows.append(total_row(totals([run.score for run in runs])))
     return "\n".join(rows)
+
+
+def unmet_labels(run: EpisodeRun) -> list[str]:
+    """One line per label not met, naming the episode and material (printed after the table)."""
+    episode, score, name = run.loaded.episode, run.score, run.loaded.name
+    lines = []
+    for m in score.materials:
+        expected = episode.expected_alert
+        if m.missed and expected is not None:
+            when = (
+                "never reached"
+                if m.lead_time_h is None
+                else f"reached {m.lead_time_h:,.1f} h after the signal, after the deadline"
+            )
+            lines.append(
+                f"{name}: {m.material}: {expected.severity} due by "
+                f"{expected.by.isoformat()}: {when}"
+            )
+        if m.false_alerts:
+            lines.append(
+                f"{name}: {m.material}: {m.false_alerts} alert(s) above a calm period's ceiling "
+                f"(peak {m.calm_peak})"
+            )
+        if m.false_releases:
+            lines.append(
+                f"{name}: {m.material}: {m.false_releases} release(s) in a calm period that "
+                "allows none"
+            )
+        if m.resolved_in_time is False and episode.resolution is not None:
+            state = "still alerting at the end" if m.resolve_h is None else f"{m.resolve_h:,.1f} h"
+            lines.append(
+                f"{name}: {m.material}: resolution due by "
+                f"{episode.resolution.by.isoformat()}: {state}"
+            )
+    release = episode.expected_release
+    if score.release_met is False and release is not None:
+        when = "none" if score.release_at is None else f"first on {score.release_at.isoformat()}"
+        lines.append(f"{name}: {release.material}: release due by {release.by.isoformat()}: {when}")
+    return lines
 
 
 def readme_block(directory: Path) -> str:
