@@ -104,17 +104,18 @@ DELETE = object()
             "first_public_signal.source: String should have at least 10",
         ),
         ("calm_periods.0.max_severity", "alarm", "calm_periods.0.max_severity: Input should be"),
-        ("calm_periods.0.end", "2023-04-01T00:00:00Z", "calm_periods.0: end must be after start"),
-        ("resolution.by", "2023-12-31T00:00:00Z", "resolution: by must not be before after"),
+        ("calm_periods.0.end", "2023-04-01T00:00:00Z", "calm_periods.0.end: must be after start"),
+        ("resolution.by", "2023-12-31T00:00:00Z", "resolution.by: must not be before `after`"),
         ("materials", [], "materials: List should have at least 1 item"),
         ("materials", ["Gallium"], "materials.0: String should match pattern"),
-        ("materials", ["gallium", "gallium"], "materials are listed more than once"),
-        ("events", "../scenarios/x.jsonl", "events must be a relative path inside"),
-        ("events", "/etc/passwd", "events must be a relative path inside"),
-        ("first_public_signal", DELETE, "expected_alert needs first_public_signal"),
-        ("expected_alert.by", "2023-07-01T00:00:00Z", "expected_alert.by is before first_public"),
+        ("materials", ["gallium", "gallium"], "materials: listed more than once: gallium"),
+        ("events", "../scenarios/x.jsonl", "events: must be a relative path inside"),
+        ("events", "/etc/passwd", "events: must be a relative path inside"),
+        ("events", "sub\\x.jsonl", "events: must be a relative path inside"),
+        ("first_public_signal", DELETE, "expected_alert: needs first_public_signal"),
+        ("expected_alert.by", "2023-07-01T00:00:00Z", "expected_alert.by: is before first_public"),
         ("expected_release.material", "germanium", DELETE),
-        ("expected_release.material", "cobalt", "expected_release.material is not one of"),
+        ("expected_release.material", "cobalt", "expected_release.material: is not one of"),
     ],
 )
 def test_a_bad_label_is_rejected_naming_its_field(path: str, value: Any, expected: Any):
@@ -123,7 +124,7 @@ def test_a_bad_label_is_rejected_naming_its_field(path: str, value: Any, expecte
         parse_episode(json.dumps(doc), FILE, CATALOG)
         return
     problems = _problems(doc)
-    assert any(p.startswith(expected) or expected in p for p in problems), problems
+    assert any(p.startswith(expected) for p in problems), problems
 
 
 def test_every_problem_of_a_document_is_reported_at_once():

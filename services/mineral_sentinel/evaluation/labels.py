@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..catalog.model import Catalog
 from ..contracts.common import MaterialCode
@@ -57,11 +67,13 @@ class CalmPeriod(_Strict):
     releases_allowed: bool = False
     source: SourceNote
 
-    @model_validator(mode="after")
-    def _ordered(self) -> CalmPeriod:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("must be after start")
+        return end
 
 
 class Resolution(_Strict):
@@ -72,11 +84,13 @@ class Resolution(_Strict):
     by: AwareDatetime
     source: SourceNote
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Resolution:
-        if self.by < self.after:
-            raise ValueError("by must not be before after")
-        return self
+    @field_validator("by")
+    @classmethod
+    def _not_before_after(cls, by: datetime, info: ValidationInfo) -> datetime:
+        after = info.data.get("after")
+        if after is not None and by < after:
+            raise ValueError("must not be before `after`")
+        return by
 
 
 class ExpectedRelease(_Strict):
@@ -104,22 +118,34 @@ class Episode(_Strict):
     illustrative: Annotated[str, Field(min_length=1, max_length=2000)]
     """What in the events file is illustrative rather than fact (price levels, tonnes...)."""
 
+    @field_validator("events")
+    @classmethod
+    def _inside_directory(cls, events: str) -> str:
+        path = PurePosixPath(events)
+        if path.is_absolute() or ".." in path.parts or "\\" in events:
+            raise ValueError("must be a relative path inside the episode directory")
+        return events
+
+    @field_validator("materials")
+    @classmethod
+    def _no_repeats(cls, materials: list[str]) -> list[str]:
+        repeated = sorted({m for m in materials if materials.count(m) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        return materials
+
     @model_validator(mode="after")
     def _consistent(self) -> Episode:
-        path = PurePosixPath(self.events)
-        if path.is_absolute() or ".." in path.parts or "\\" in self.events:
-            raise ValueError("events must be a relative path inside the episode directory")
-        if len(set(self.materials)) != len(self.materials):
-            raise ValueError("materials are listed more than once")
+        # cross-field rules: the message starts with the field path (the error has no location)
         if self.expected_alert is not None:
             if self.first_public_signal is None:
-                raise ValueError("expected_alert needs first_public_signal (lead time origin)")
+                raise ValueError("expected_alert: needs first_public_signal (the lead time origin)")
             if self.expected_alert.by < self.first_public_signal.at:
-                raise ValueError("expected_alert.by is before first_public_signal.at")
+                raise ValueError("expected_alert.by: is before first_public_signal.at")
         if self.expected_release is not None and self.expected_release.material not in set(
             self.materials
         ):
-            raise ValueError("expected_release.material is not one of materials")
+            raise ValueError("expected_release.material: is not one of materials")
         return self
 
 
