@@ -116,7 +116,7 @@ def test_evaluate_prints_the_table_writes_one_chart_per_episode_and_exits_0_when
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     directory = _one_episode(tmp_path)
-    assert main(["evaluate", str(directory), "--charts", str(tmp_path / "charts")]) == 0
+    assert main(["evaluate", str(directory), "--out", str(tmp_path / "charts")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == HEADER
     assert "| `calm_2019` |" in out and out.rstrip().endswith("| 1/1 |")

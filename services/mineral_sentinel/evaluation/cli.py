@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("episodes", type=Path, help="directory of episode label files (*.json)")
     parser.add_argument(
         "--charts",
+        "--out",
+        dest="charts",
         type=Path,
         default=None,
         help="directory for one PNG per episode (default: SENTINEL_DATA_DIR/evaluation)",
