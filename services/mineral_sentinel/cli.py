@@ -16,6 +16,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("mineral_sentinel.workers", "run a service worker: risk or notifier"),
     "replay": ("mineral_sentinel.feeds.replay", "produce a JSON Lines event file into Kafka"),
     "backtest": ("mineral_sentinel.backtest.cli", "run the risk core offline over a JSONL file"),
+    "evaluate": (
+        "mineral_sentinel.evaluation.cli",
+        "score the backtest on labelled episodes: lead time, misses, false alarms",
+    ),
     "schemas": ("mineral_sentinel.schemagen", "write schemas/ (JSON Schema, AsyncAPI, OpenAPI)"),
     "demo": ("mineral_sentinel.demo", "run the whole system end to end on a sample scenario"),
 }

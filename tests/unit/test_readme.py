@@ -1,4 +1,5 @@
-"""The README is part of the product: its two commands and its settings table must stay true."""
+"""The README is part of the product: its two commands, its settings table and its evaluation
+table must stay true."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mineral_sentinel.configdoc import settings_table
+from mineral_sentinel.evaluation.table import readme_block
 
 pytestmark = pytest.mark.unit
 
@@ -16,6 +18,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_settings_table_matches_the_settings_model() -> None:
     assert settings_table() in README.read_text(), (
         "README settings table drifted: python -m mineral_sentinel.configdoc --write README.md"
+    )
+
+
+def test_evaluation_table_matches_the_committed_episodes() -> None:
+    assert readme_block(README.parent / "episodes") in README.read_text(), (
+        "README evaluation table drifted: python -m mineral_sentinel.evaluation.table "
+        "--write README.md"
     )
 
 

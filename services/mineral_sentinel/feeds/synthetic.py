@@ -133,25 +133,32 @@ class Scenario:
         *,
         destination: str = "NL",
         planned: str | None = None,
+        eta: str | None = None,
+        chokepoints: Sequence[str] = (),
     ) -> None:
-        """One shipment through its statuses: [(ISO date, status), ...]."""
+        """One shipment through its statuses: [(ISO date, status), ...]; `eta` (the revised
+        arrival) is sent with every status after the first `delayed` one."""
         planned_arrival = planned or timeline[-1][0]
+        late = False
         for when, status in timeline:
             at = _dt(_d(when), 9)
-            self._add(
-                at,
-                {
-                    "type": "shipment_updated",
-                    "shipment_id": shipment_id,
-                    "material": material,
-                    "status": status,
-                    "origin_country": origin,
-                    "destination_country": destination,
-                    "quantity_t": quantity_t,
-                    "planned_arrival": planned_arrival,
-                    "occurred_at": _iso(at),
-                },
-            )
+            late = late or status == "delayed"
+            event: dict[str, Any] = {
+                "type": "shipment_updated",
+                "shipment_id": shipment_id,
+                "material": material,
+                "status": status,
+                "origin_country": origin,
+                "destination_country": destination,
+                "quantity_t": quantity_t,
+                "planned_arrival": planned_arrival,
+                "occurred_at": _iso(at),
+            }
+            if eta and late:
+                event["eta"] = eta
+            if chokepoints:
+                event["chokepoints"] = list(chokepoints)
+            self._add(at, event)
 
     def routine_shipments(
         self,
@@ -226,6 +233,7 @@ class Scenario:
         expires: str | None = None,
         coverage: float | None = None,
         source_url: str | None = None,
+        destinations: Sequence[str] | None = None,
     ) -> None:
         at = datetime.fromisoformat(when)
         event: dict[str, Any] = {
@@ -245,6 +253,8 @@ class Scenario:
             event["coverage"] = coverage
         if source_url:
             event["source_url"] = source_url
+        if destinations is not None:
+            event["destinations"] = list(destinations)
         self._add(at, event)
 
 
