@@ -60,17 +60,21 @@ class TopicFollower:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
+        self.follow(consumer, ends)
+
+    def follow(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        """Run the follow loop on an assigned consumer until `ends`, then on; watch it die."""
         self._task = asyncio.create_task(self._run(consumer, ends), name=f"follow {self.topic}")
         self._task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
-            why = "stopped"
+            why = "was stopped"
         elif (error := task.exception()) is not None:
-            why = f"{type(error).__name__}: {error}"
-            log.error("the follower of %s died: %s", self.topic, why, exc_info=error)
+            why = f"died: {type(error).__name__}: {error}"
+            log.error("the follower of %s %s", self.topic, why, exc_info=error)
         else:
-            why = "ended"
+            why = "ended unexpectedly"
         self.fail(why)
 
     def fail(self, why: str) -> None:
@@ -119,7 +123,7 @@ class TopicFollower:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # a death is logged
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
