@@ -6,11 +6,13 @@ Error bodies have one shape everywhere so clients can handle them generically:
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import faust
+from aiohttp import web as aiohttp_web
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pydantic import ValidationError
@@ -36,6 +38,7 @@ def validation_errors(error: ValidationError, index: int | None = None) -> list[
     return entries
 
 
+log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1
 """What a 503 of a starting worker tells clients to wait before asking again."""
 Readiness = Callable[[], tuple[HealthStatus, str]]
@@ -106,6 +109,20 @@ def _query_value_problem(param: QueryParam, value: str) -> tuple[str, str] | Non
     return None
 
 
+class ApiView(View):
+    """Base of every view: Faust's own errors (405 for a method a route does not serve) are
+    answered as `ApiError` too, the one error body shape."""
+
+    def error(
+        self,
+        status: int,
+        reason: str,
+        headers: MutableMapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Response:
+        return json_error(self, status, reason, headers=headers)
+
+
 Handler = Callable[..., Awaitable[Response]]
 
 
@@ -150,14 +167,14 @@ def add_health_and_metrics(
     """
 
     @app.page("/healthz")
-    class Healthz(View):
+    class Healthz(ApiView):
         async def get(self, request: Request) -> Response:
             body = Health(status="ok", service=service)
             result: Response = self.json(body.model_dump(mode="json"))
             return result
 
     @app.page("/readyz")
-    class Readyz(View):
+    class Readyz(ApiView):
         async def get(self, request: Request) -> Response:
             status, why = readiness()
             body = Health(status=status, service=service, detail=why[:500])
@@ -170,9 +187,35 @@ def add_health_and_metrics(
             return result
 
     @app.page("/metrics")
-    class Metrics(View):
+    class Metrics(ApiView):
         async def get(self, request: Request) -> Response:
             result: Response = self.bytes(
                 generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0]
             )
             return result
+
+
+def answer_errors_as_api_error(app: faust.App) -> None:
+    """Answers aiohttp makes itself (404 for an unknown path, 405 for a method a route does not
+    serve) and any unexpected exception of a handler are `ApiError` bodies too."""
+
+    @aiohttp_web.middleware
+    async def api_errors(
+        request: aiohttp_web.Request,
+        handler: Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]],
+    ) -> aiohttp_web.StreamResponse:
+        try:
+            return await handler(request)
+        except aiohttp_web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+            return aiohttp_web.json_response(
+                error_body(exc.status, exc.reason), status=exc.status, headers=headers
+            )
+        except Exception:
+            log.exception("unexpected error answering %s %s", request.method, request.path)
+            return aiohttp_web.json_response(error_body(500, "internal error"), status=500)
+
+    web: Any = app.web
+    web.web_app.middlewares.append(api_errors)

@@ -279,3 +279,16 @@ async def test_token_file_errors_stop_the_worker_at_start(
     assert worker.process.process is not None and worker.process.process.returncode == 2
     log = worker.process.log_text()
     assert f"{bad}: invalid token file: abc.[key]: String should match pattern" in log, log[-2000:]
+
+
+async def test_unserved_methods_and_paths_answer_an_api_error(started: Started) -> None:
+    async with started.notifier.client(token=ALPHA) as client:
+        for method, path in (("PUT", "/v1/subscriptions"), ("DELETE", "/healthz")):
+            response = await client.request(method, path)
+            assert response.status_code == 405, (method, path, response.text)
+            assert ApiError.model_validate(response.json()).status == 405
+            assert method not in response.headers["Allow"]
+        for path in ("/", "/v1/nothing-here", "/router/"):
+            response = await client.get(path)
+            assert response.status_code == 404, (path, response.text)
+            assert ApiError.model_validate(response.json()).status == 404

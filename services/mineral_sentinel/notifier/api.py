@@ -31,7 +31,7 @@ from ..contracts.subscriptions import (
     SubscriptionOut,
     SubscriptionPatch,
 )
-from ..webkit import guarded, json_error, validation_errors
+from ..webkit import ApiView, guarded, json_error, validation_errors
 from .payloads import probe_task, replay_task
 from .runtime import NotifierRuntime
 from .signing import SECRET_BYTES, rotated, secret_from_bytes
@@ -85,7 +85,7 @@ def register_api(
         return response
 
     @app.page("/v1/subscriptions", name="notifier_subscriptions")
-    class Subscriptions(View):
+    class Subscriptions(ApiView):
         @auth("POST", "/v1/subscriptions")
         async def post(self, request: Request, principal: Principal) -> Response:
             body = await parse(self, request, SubscriptionCreate)
@@ -118,7 +118,7 @@ def register_api(
             return out(self, [SubscriptionOut.of(s).model_dump(mode="json") for s in subs])
 
     @app.page("/v1/subscriptions/{sub_id}", name="notifier_subscription")
-    class OneSubscription(View):
+    class OneSubscription(ApiView):
         @auth("GET", ONE)
         async def get(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)
@@ -155,7 +155,7 @@ def register_api(
             return response
 
     @app.page("/v1/subscriptions/{sub_id}/rotate-secret", name="notifier_rotate_secret")
-    class RotateSecret(View):
+    class RotateSecret(ApiView):
         @auth("POST", ONE + "/rotate-secret")
         async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)
@@ -171,7 +171,7 @@ def register_api(
             return out(self, body.model_dump(mode="json"))
 
     @app.page("/v1/subscriptions/{sub_id}/test", name="notifier_test")
-    class TestDelivery(View):
+    class TestDelivery(ApiView):
         @auth("POST", ONE + "/test")
         async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)
@@ -185,7 +185,7 @@ def register_api(
             return out(self, body.model_dump(mode="json"), 202)
 
     @app.page("/v1/subscriptions/{sub_id}/deliveries", name="notifier_deliveries")
-    class Deliveries(View):
+    class Deliveries(ApiView):
         @auth("GET", ONE + "/deliveries")
         async def get(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)
@@ -196,7 +196,7 @@ def register_api(
             return out(self, [s.to_out().model_dump(mode="json") for s in states])
 
     @app.page("/v1/subscriptions/{sub_id}/replay", name="notifier_replay")
-    class Replay(View):
+    class Replay(ApiView):
         @auth("POST", ONE + "/replay")
         async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)
@@ -218,7 +218,7 @@ def register_api(
             return out(self, queued.model_dump(mode="json"), 202)
 
     @app.page("/v1/subscriptions/{sub_id}/enable", name="notifier_enable")
-    class Enable(View):
+    class Enable(ApiView):
         @auth("POST", ONE + "/enable")
         async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
             sub = lookup(self, principal, sub_id)

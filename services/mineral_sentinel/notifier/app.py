@@ -24,7 +24,7 @@ from ..faustkit import make_app
 from ..ingest import Rejected
 from ..kafka_admin import ensure_configured_topics
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
-from ..webkit import add_health_and_metrics
+from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import metrics
 from .api import register_api
 from .payloads import tasks_for
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     metrics.SUBSCRIPTIONS.labels("enabled").set_function(lambda: subscription_gauge(True))
     metrics.SUBSCRIPTIONS.labels("disabled").set_function(lambda: subscription_gauge(False))
     add_health_and_metrics(app, "notifier", runtime.readiness)
+    answer_errors_as_api_error(app)
     register_api(app, runtime, keyring)
     app.notifier_runtime = runtime  # type: ignore[attr-defined]
     return app

@@ -18,7 +18,7 @@ from ..contracts.outputs import LEVEL_ORDER
 from ..contracts.routes import HealthStatus
 from ..faustkit import make_app
 from ..risk import Policy, open_alert
-from ..webkit import add_health_and_metrics
+from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import fetching, metrics
 from .agents import RiskAgents, set_material_gauges
 from .topology import APP_NAME, ensure_risk_topics
@@ -72,6 +72,7 @@ def create_app(
     api.register()
     metrics.mark_build("risk")
     add_health_and_metrics(app, "risk", readiness)
+    answer_errors_as_api_error(app)
 
     @app.timer(GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def refresh_gauges() -> None:

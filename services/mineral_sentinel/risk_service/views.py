@@ -35,7 +35,7 @@ from ..risk import (
     snapshot_of,
 )
 from ..risk.timeutil import to_datetime
-from ..webkit import Readiness, guarded, json_error
+from ..webkit import ApiView, Readiness, guarded, json_error
 from .agents import RiskAgents
 from .slot import MaterialSlot
 from .topology import TABLE_NAME
@@ -216,13 +216,13 @@ class RiskApi:
         guard = self.guard
 
         @app.page("/v1/events")
-        class Events(View):
+        class Events(ApiView):
             @guard("POST", "/v1/events")
             async def post(self, request: Request, principal: Principal) -> Response:
                 return await api.post_events(self, request)
 
         @app.page("/v1/materials")
-        class Materials(View):
+        class Materials(ApiView):
             @guard("GET", "/v1/materials")
             async def get(self, request: Request, principal: Principal) -> Response:
                 def local() -> list[dict[str, Any]]:
@@ -237,7 +237,7 @@ class RiskApi:
                 return self.json(rows)
 
         @app.page("/v1/materials/{code}")
-        class Material(View):
+        class Material(ApiView):
             @guard("GET", "/v1/materials/{code}")
             async def get(self, request: Request, principal: Principal, code: str) -> Response:
                 if code not in api.catalog.materials:
@@ -262,14 +262,14 @@ class RiskApi:
                 )
 
         @app.page("/v1/alerts")
-        class Alerts(View):
+        class Alerts(ApiView):
             @guard("GET", "/v1/alerts")
             async def get(self, request: Request, principal: Principal) -> Response:
                 status = request.query.get("status")  # checked against the route's enum
                 return await api.list_outputs(self, request, "alerts", status)
 
         @app.page("/v1/recommendations")
-        class Recommendations(View):
+        class Recommendations(ApiView):
             @guard("GET", "/v1/recommendations")
             async def get(self, request: Request, principal: Principal) -> Response:
                 return await api.list_outputs(self, request, "recommendations", None)
