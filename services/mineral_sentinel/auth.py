@@ -1,7 +1,8 @@
 """Bearer tokens, tenants and scopes of the /v1 APIs: a pure core over plain data.
 
 Tokens are never held in plain: the token file maps SHA-256 hex digests to a grant (tenant and
-scopes), and a presented token is hashed, looked up by digest and compared in constant time.
+scopes); a presented token is hashed and its digest looked up by `hmac.compare_digest` against
+every configured digest (constant time, no early exit).
 Plain `SENTINEL_API_TOKENS` are hashed at start and become admin tokens of the `default` tenant.
 
 Rules the views follow (RFC 6750): no or malformed token -> 401, unknown token -> 401, a known
@@ -117,15 +118,16 @@ class Keyring:
                 "missing or malformed bearer token (Authorization: Bearer <token>)",
                 "invalid_request",
             )
-        presented = token_digest(credential)
-        for digest, principal in self._candidates(presented):
-            if hmac.compare_digest(presented.encode(), digest.encode()):
-                return principal
-        return Refusal(401, "bearer token not accepted", "invalid_token")
-
-    def _candidates(self, presented: str) -> Iterable[tuple[str, Principal]]:
-        principal = self.principals.get(presented)
-        return () if principal is None else ((presented, principal),)
+        presented = token_digest(credential).encode()
+        found: Principal | None = None
+        for digest, principal in self.principals.items():
+            # Every digest is compared, without an early exit: the time taken says nothing about
+            # which token matched (and a digest's bytes say nothing about its token).
+            if hmac.compare_digest(presented, digest.encode()):
+                found = principal
+        if found is None:
+            return Refusal(401, "bearer token not accepted", "invalid_token")
+        return found
 
     def authorize(self, authorization: str, scope: Scope) -> Principal | Refusal:
         found = self.authenticate(authorization)

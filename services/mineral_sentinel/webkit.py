@@ -110,8 +110,8 @@ def _query_value_problem(param: QueryParam, value: str) -> tuple[str, str] | Non
 
 
 class ApiView(View):
-    """Base of every view: Faust's own errors (405 for a method a route does not serve) are
-    answered as `ApiError` too, the one error body shape."""
+    """Base of every view: a Faust `WebError` raised in a handler is answered as `ApiError` too
+    (aiohttp's own 404/405 are converted by `answer_errors_as_api_error`)."""
 
     def error(
         self,
