@@ -246,7 +246,9 @@ def _notifier_api() -> tuple[Route, ...]:
             ),
             scope="subscriptions:write",
             description="The URL must be https (http only when SENTINEL_WEBHOOK_ALLOW_HTTP) and "
-            "resolve to public addresses (or SENTINEL_WEBHOOK_ALLOW_NETWORKS).",
+            "resolve to public addresses (or SENTINEL_WEBHOOK_ALLOW_NETWORKS). The subscription "
+            "belongs to the token's tenant; only an admin token may name another `tenant` "
+            "(else 403).",
         ),
         Route(
             "notifier",
