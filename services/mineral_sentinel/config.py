@@ -40,7 +40,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir, description="tables, broker data")
 
     api_tokens: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="bearer tokens accepted on /v1 (comma-separated)"
+        default_factory=list,
+        description="admin tokens of the `default` tenant on /v1 (comma-separated; local runs)",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="JSON file: SHA-256 hex digest of a token -> {tenant, scopes} (see README)",
     )
     risk_web_port: int = Field(6066, description="risk service HTTP port")
     notifier_web_port: int = Field(6067, description="notifier service HTTP port")

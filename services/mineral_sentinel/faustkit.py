@@ -14,6 +14,8 @@ import faust
 from .config import Settings
 from .logkit import faust_logging_config
 
+PRODUCTION_INDEX = "faust.web.apps.production_index:blueprint"
+
 
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{hostport.strip()}" for hostport in bootstrap.split(",") if hostport.strip()]
@@ -53,4 +55,9 @@ def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) 
     if logging_config is not None:
         options["logging_config"] = logging_config
     options.update(overrides)
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+    # Faust's production index answers GET / with an undocumented {"status": "OK"}: the served
+    # routes must be exactly contracts/routes.py (health is /healthz and /readyz).
+    blueprints = app.web.blueprints
+    blueprints._enabled = [(p, bp) for p, bp in blueprints._enabled if bp != PRODUCTION_INDEX]
+    return app

@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 from . import __version__, topics
 from .config import Settings
 from .contracts import events, outputs
+from .contracts.api import ApiError
 from .contracts.routes import ROUTES, SERVICES, BodyType, NamedType, Route, Service
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -375,9 +376,23 @@ def _operation(components: Components, route: Route, services: list[str]) -> dic
                 response["content"] = {route.response_media_type: {"schema": schema}}
             elif route.response_media_type != "application/json":
                 response["content"] = {route.response_media_type: {"schema": {"type": "string"}}}
+        else:
+            error_body = route.body_of_status(status)
+            if error_body is not None:
+                ref = _body_ref(components, error_body, "serialization")
+                response["content"] = {"application/json": {"schema": ref}}
+        headers = _response_headers(status)
+        if headers:
+            response["headers"] = headers
         responses[str(status)] = response
     if route.auth and "401" not in responses:
-        responses["401"] = {"description": "Missing or unknown bearer token"}
+        responses["401"] = {
+            "description": "Missing, malformed or unknown bearer token",
+            "content": {
+                "application/json": {"schema": _body_ref(components, ApiError, "serialization")}
+            },
+            "headers": _response_headers(401),
+        }
     operation: dict[str, Any] = {
         "operationId": _operation_id(route.method, route.path),
         "summary": route.summary,
@@ -397,9 +412,32 @@ def _operation(components: Components, route: Route, services: list[str]) -> dic
                 }
             },
         }
-    if route.auth:
+    if route.scope is not None:
         operation["security"] = [{"bearerAuth": []}]
+        operation["x-required-scope"] = route.scope
+        scope_note = f"Needs a token with the scope `{route.scope}` (or `admin`)."
+        operation["description"] = " ".join(filter(None, (route.description, scope_note)))
     return operation
+
+
+def _response_headers(status: int) -> dict[str, Any]:
+    """Retry-After on 503 (when to ask again), the RFC 6750 challenge on 401 and 403."""
+    if status == 503:
+        return {
+            "Retry-After": {
+                "description": "seconds to wait before asking again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    if status in (401, 403):
+        return {
+            "WWW-Authenticate": {
+                "description": 'RFC 6750 challenge, e.g. Bearer realm="sentinel", '
+                'error="insufficient_scope", scope="risk:read"',
+                "schema": {"type": "string"},
+            }
+        }
+    return {}
 
 
 def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
@@ -431,7 +469,10 @@ def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "one of SENTINEL_API_TOKENS (the /v1 routes)",
+                    "description": "a token of SENTINEL_API_TOKENS_FILE (tenant and scopes) "
+                    "or of SENTINEL_API_TOKENS (admin of the `default` tenant); each operation "
+                    "names its scope in x-required-scope. No or an unknown token: 401; a token "
+                    "lacking the scope: 403; another tenant's object: 404.",
                 }
             },
         },

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 import faust
+
+from .auth import TokenFileError
 
 SERVICES: dict[str, str] = {
     "risk": "mineral_sentinel.risk_service.app",
@@ -27,5 +30,9 @@ def run_worker(app: faust.App, loglevel: str = "info") -> int:
 
 def run(args: argparse.Namespace) -> int:
     module = importlib.import_module(SERVICES[args.service])
-    app: faust.App = module.create_app()
+    try:
+        app: faust.App = module.create_app()
+    except TokenFileError as error:  # the precise reason, not a traceback: fix the file
+        print(f"sentinel worker {args.service}: {error}", file=sys.stderr)
+        return 2
     return run_worker(app, args.loglevel)

@@ -62,12 +62,13 @@ async def test_risk_api_success_and_error_paths(
             settle=0.5,
         )
 
-        # ---- auth: 401 without a token, 403 with a wrong one; health and metrics open
+        # ---- auth: 401 without a token or with an unknown one (RFC 6750); health, metrics open
         for path in V1_GETS:
             assert httpx.get(base + path).status_code == 401
             wrong = httpx.get(base + path, headers={"Authorization": "Bearer nope"})
-            assert wrong.status_code == 403
-            assert wrong.json()["status"] == 403
+            assert wrong.status_code == 401
+            assert wrong.json()["status"] == 401
+            assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
         assert httpx.post(base + "/v1/events", json=price("x")).status_code == 401
         for path in ("/healthz", "/readyz", "/metrics"):
             assert httpx.get(base + path).status_code == 200

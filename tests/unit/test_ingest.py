@@ -322,12 +322,21 @@ class _Agents:
 
 def post_in_this_process() -> None:
     """Child side: base64 bodies on stdin, one JSON line per body on stdout."""
+    from mineral_sentinel.auth import keyring_of
     from mineral_sentinel.risk import Policy
     from mineral_sentinel.risk_service.views import RiskApi
 
     for body_b64 in json.load(sys.stdin):
         agents = _Agents()
-        api = RiskApi(None, agents, Settings(), CATALOG, Policy())  # type: ignore[arg-type]
+        api = RiskApi(
+            None,  # type: ignore[arg-type]
+            agents,  # type: ignore[arg-type]
+            Settings(),
+            CATALOG,
+            Policy(),
+            keyring_of((), {}),
+            lambda: ("ok", ""),
+        )
         request = _Request(base64.b64decode(body_b64))
         response: Any = asyncio.run(api.post_events(_View(), request))  # type: ignore[arg-type]
         status, answer = response

@@ -18,6 +18,7 @@ from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
 from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryTask
 from mineral_sentinel.notifier.decisions import DeliveryState
 from mineral_sentinel.notifier.executor import Endpoint, Executor
+from mineral_sentinel.notifier.follower import FollowerFailed
 from mineral_sentinel.notifier.payloads import tasks_for
 from mineral_sentinel.notifier.retry import RetryPolicy
 from mineral_sentinel.notifier.signing import secret_from_bytes
@@ -188,3 +189,36 @@ async def test_a_rewritten_task_already_delivered_is_not_sent_again() -> None:
     finally:
         consuming.cancel()
         await asyncio.gather(consuming, return_exceptions=True)
+
+
+class DeadHistory:
+    """The full-log view whose follower died: every question fails (never waits forever)."""
+
+    async def outcome_of(self, state: DeliveryState, partition: int) -> DeliveryState | None:
+        raise FollowerFailed("the follower of t.sentinel.deliveries.v1 died: KafkaError: gone")
+
+
+async def test_a_lane_waiting_on_a_dead_history_stops_without_sending(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    executor = RecordingExecutor()
+    (task,) = tasks(1)
+    executor.history = cast(Any, DeadHistory())
+    consumer = GatedConsumer(end=1)
+    consumer.release.set()
+    executor._consumer = cast(Any, consumer)
+    await executor.on_partitions_assigned([TopicPartition(TOPIC, 0)])
+    consuming = asyncio.create_task(executor._consume(cast(Any, consumer)))
+    try:
+        with caplog.at_level("ERROR", logger="mineral_sentinel.notifier.executor"):
+            executor._fold(b"sub_aaaaaaaa", task.model_dump_json().encode(), 0, 0)
+            endpoint = executor.endpoints["sub_aaaaaaaa"]
+            (runner,) = endpoint.runners.values()
+            await asyncio.wait_for(runner, 5)  # the lane ends: it does not hang on the dead view
+    finally:
+        consuming.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
+    assert runner.exception() is None and executor.sent == []
+    assert endpoint.runners == {}, "a later record starts a new lane, which fails the same way"
+    assert task.delivery_id in executor.open, "the delivery stays open for the next owner"
+    assert "stops: the follower of t.sentinel.deliveries.v1 died" in caplog.text

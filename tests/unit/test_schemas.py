@@ -184,7 +184,7 @@ def test_openapi_renders_service_routes_with_auth_params_and_bodies() -> None:
             "/v1/example/{material}",
             "One material.",
             response_model=_Item,
-            auth=True,
+            scope="risk:read",
             status_codes=((200, "OK"), (404, "Unknown material")),
         ),
         Route(
@@ -194,7 +194,7 @@ def test_openapi_renders_service_routes_with_auth_params_and_bodies() -> None:
             "Alerts.",
             response_model=_Item,
             response_is_list=True,
-            auth=True,
+            scope="risk:read",
             query_params=(QueryParam("status", enum=("firing", "resolved")),),
         ),
         Route(
@@ -203,7 +203,7 @@ def test_openapi_renders_service_routes_with_auth_params_and_bodies() -> None:
             "/v1/example-events",
             "Ingest.",
             request_model=INPUT_EVENT,
-            auth=True,
+            scope="events:write",
             status_codes=((202, "Accepted"),),
         ),
     ]

@@ -12,7 +12,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from mineral_sentinel.contracts.subscriptions import SigningSecret
 from mineral_sentinel.notifier.signing import (
+    MAX_OLD_SECRETS,
     active_secrets,
+    rotated,
     secret_from_bytes,
     secret_key,
     sign,
@@ -94,3 +96,43 @@ def test_secret_is_not_in_repr() -> None:
     secret = secret_from_bytes(bytes([3]) * 32)
     assert secret not in repr(SigningSecret(value=secret))
     assert base64.b64decode(secret[6:]) == bytes([3]) * 32
+
+
+OVERLAP = timedelta(hours=24)
+
+
+def _secret(n: int) -> str:
+    return secret_from_bytes(bytes([n]) * 32)
+
+
+def test_three_rotations_inside_the_overlap_keep_the_most_recent_old_secrets() -> None:
+    """Each rotation promises that the secret it rotates out signs until `expires`: after a
+    third rotation within 24 h the promise of the second still holds (the oldest goes)."""
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    secrets = [SigningSecret(value=_secret(0))]
+    promises: list[tuple[str, datetime]] = []
+    for n in (1, 2, 3):
+        now = t0 + timedelta(hours=n)
+        rotated_out = secrets[0].value
+        secrets, expires = rotated(secrets, _secret(n), now, OVERLAP)
+        assert expires == now + OVERLAP
+        promises.append((rotated_out, expires))
+        assert active_secrets(secrets, now)[0] == _secret(n), "the new secret signs first"
+        assert rotated_out in active_secrets(secrets, now)
+    assert [s.value for s in secrets] == [_secret(3), _secret(2), _secret(1)]
+    assert len(secrets) == 1 + MAX_OLD_SECRETS
+    assert _secret(0) not in active_secrets(secrets, t0 + timedelta(hours=3))
+    for kept, until in promises[-MAX_OLD_SECRETS:]:
+        assert kept in active_secrets(secrets, until - timedelta(seconds=1))
+        assert kept not in active_secrets(secrets, until)
+
+
+def test_rotation_keeps_the_expiry_of_old_secrets_and_drops_expired_ones() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    first, _ = rotated([SigningSecret(value=_secret(0))], _secret(1), t0, OVERLAP)
+    second, _ = rotated(first, _secret(2), t0 + timedelta(hours=1), OVERLAP)
+    assert [s.expires_at for s in second] == [None, t0 + timedelta(hours=25), t0 + OVERLAP]
+    later = t0 + timedelta(hours=24, minutes=30)  # secret 0 expired at 24 h, 1 signs to 25 h
+    third, expires = rotated(second, _secret(3), later, OVERLAP)
+    assert [s.value for s in third] == [_secret(3), _secret(2), _secret(1)]
+    assert third[1].expires_at == expires and third[2].expires_at == t0 + timedelta(hours=25)

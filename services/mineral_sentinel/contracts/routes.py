@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..auth import Scope
+from .api import ApiError
 from .common import OutputMessage
 from .events import InputEvent
 
@@ -20,6 +22,7 @@ Service = Literal["risk", "notifier"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ParamType = Literal["string", "integer", "number", "boolean"]
 SERVICES: tuple[Service, ...] = ("risk", "notifier")
+HealthStatus = Literal["ok", "starting", "degraded"]
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -59,16 +62,39 @@ class Route:
     status_codes: tuple[tuple[int, str], ...] = ((200, "OK"),)
     """(status, description) pairs; the first 2xx carries the response body."""
     query_params: tuple[QueryParam, ...] = ()
-    auth: bool = False
-    """Bearer token required (SENTINEL_API_TOKENS); the /v1 routes set this."""
+    scope: Scope | None = None
+    """The scope a bearer token needs (`admin` has them all); None = an open route."""
     response_media_type: str = "application/json"
     description: str = ""
+    status_bodies: tuple[tuple[int, BodyType], ...] = ()
+    """Bodies of non-2xx statuses that are not `ApiError` (e.g. /readyz's 503 is a Health)."""
+
+    @property
+    def auth(self) -> bool:
+        """A bearer token is required (every /v1 route)."""
+        return self.scope is not None
+
+    def body_of_status(self, status: int) -> BodyType | None:
+        """The body model of a non-2xx status: its override, else ApiError for 4xx/5xx."""
+        for code, body in self.status_bodies:
+            if code == status:
+                return body
+        return ApiError if status >= 400 else None
+
+
+AUTH_STATUSES: tuple[tuple[int, str], ...] = (
+    (401, "Missing, malformed or unknown bearer token (WWW-Authenticate says which)"),
+    (403, "The token lacks the route's scope"),
+)
+NOT_READY: tuple[int, str] = (503, "Worker not ready yet (starting or degraded); see Retry-After")
 
 
 class Health(OutputMessage):
     """Body of /healthz and /readyz: liveness says the process runs, readiness that it serves."""
 
-    status: Literal["ok", "starting", "degraded"]
+    status: HealthStatus
+    """`ok`: alive (/healthz) or serving (/readyz); `starting`: not serving yet; `degraded`: a
+    part that serves the API has failed (the detail says which)."""
     service: Service
     detail: str = Field("", max_length=500)
 
@@ -89,6 +115,7 @@ def _open_endpoints(service: Service) -> tuple[Route, ...]:
             "Readiness: consumers assigned and tables recovered; 503 until then.",
             response_model=Health,
             status_codes=((200, "Ready"), (503, "Not ready yet")),
+            status_bodies=((503, Health),),
         ),
         Route(
             service,
@@ -104,7 +131,7 @@ def _risk_api() -> tuple[Route, ...]:
     from .api import EventsAccepted, MaterialDetail, MaterialSummary
     from .outputs import Alert, StockpileRecommendation
 
-    auth = ((401, "No bearer token"), (403, "Bearer token not accepted"))
+    auth = AUTH_STATUSES
     material = QueryParam("material", description="only this material (catalog code)")
     scope = QueryParam(
         "scope",
@@ -125,8 +152,9 @@ def _risk_api() -> tuple[Route, ...]:
                 *auth,
                 (413, "Body over the size limit"),
                 (422, "At least one item invalid; nothing was produced"),
+                NOT_READY,
             ),
-            auth=True,
+            scope="events:write",
             description="All or nothing: a request with any invalid item produces nothing and "
             "lists every failing item (index, field path, message). The body is one event "
             "object or an array of them. Error bodies are ApiError.",
@@ -139,8 +167,8 @@ def _risk_api() -> tuple[Route, ...]:
             response_model=MaterialSummary,
             response_is_list=True,
             query_params=(scope,),
-            status_codes=((200, "OK"), *auth, (503, "Partitions not assigned yet")),
-            auth=True,
+            status_codes=((200, "OK"), *auth, NOT_READY),
+            scope="risk:read",
             description="Gathered from every worker of the group.",
         ),
         Route(
@@ -153,9 +181,9 @@ def _risk_api() -> tuple[Route, ...]:
                 (200, "OK"),
                 *auth,
                 (404, "Not a catalog material, or no event seen yet"),
-                (503, "Partitions not assigned yet"),
+                NOT_READY,
             ),
-            auth=True,
+            scope="risk:read",
             description="Answered by the worker that owns the material's partition.",
         ),
         Route(
@@ -170,8 +198,8 @@ def _risk_api() -> tuple[Route, ...]:
                 material,
                 scope,
             ),
-            status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
-            auth=True,
+            status_codes=((200, "OK"), *auth, (422, "Bad filter"), NOT_READY),
+            scope="risk:read",
         ),
         Route(
             "risk",
@@ -181,8 +209,8 @@ def _risk_api() -> tuple[Route, ...]:
             response_model=StockpileRecommendation,
             response_is_list=True,
             query_params=(material, scope),
-            status_codes=((200, "OK"), *auth, (422, "Bad filter"), (503, "Not ready")),
-            auth=True,
+            status_codes=((200, "OK"), *auth, (422, "Bad filter"), NOT_READY),
+            scope="risk:read",
         ),
     )
 
@@ -199,8 +227,8 @@ def _notifier_api() -> tuple[Route, ...]:
     )
     from .webhooks import DeliveryOut
 
-    auth = ((401, "No bearer token"), (403, "Bearer token not accepted"))
-    unknown = (404, "Unknown subscription id")
+    auth = AUTH_STATUSES
+    unknown = (404, "Unknown subscription id, or one of another tenant")
     one = "/v1/subscriptions/{sub_id}"
     return (
         Route(
@@ -210,10 +238,17 @@ def _notifier_api() -> tuple[Route, ...]:
             "Create a webhook subscription; the signing secret is returned here only.",
             request_model=SubscriptionCreate,
             response_model=SubscriptionCreated,
-            status_codes=((201, "Created"), *auth, (422, "Invalid body or URL refused (SSRF)")),
-            auth=True,
+            status_codes=(
+                (201, "Created"),
+                *auth,
+                (422, "Invalid body or URL refused (SSRF)"),
+                NOT_READY,
+            ),
+            scope="subscriptions:write",
             description="The URL must be https (http only when SENTINEL_WEBHOOK_ALLOW_HTTP) and "
-            "resolve to public addresses (or SENTINEL_WEBHOOK_ALLOW_NETWORKS).",
+            "resolve to public addresses (or SENTINEL_WEBHOOK_ALLOW_NETWORKS). The subscription "
+            "belongs to the token's tenant; only an admin token may name another `tenant` "
+            "(else 403).",
         ),
         Route(
             "notifier",
@@ -222,8 +257,8 @@ def _notifier_api() -> tuple[Route, ...]:
             "Every subscription (never the secret).",
             response_model=SubscriptionOut,
             response_is_list=True,
-            status_codes=((200, "OK"), *auth),
-            auth=True,
+            status_codes=((200, "OK"), *auth, NOT_READY),
+            scope="subscriptions:read",
         ),
         Route(
             "notifier",
@@ -231,8 +266,8 @@ def _notifier_api() -> tuple[Route, ...]:
             one,
             "One subscription (never the secret).",
             response_model=SubscriptionOut,
-            status_codes=((200, "OK"), *auth, unknown),
-            auth=True,
+            status_codes=((200, "OK"), *auth, unknown, NOT_READY),
+            scope="subscriptions:read",
         ),
         Route(
             "notifier",
@@ -241,16 +276,22 @@ def _notifier_api() -> tuple[Route, ...]:
             "Change url, description, event types, materials or minimum severity.",
             request_model=SubscriptionPatch,
             response_model=SubscriptionOut,
-            status_codes=((200, "OK"), *auth, unknown, (422, "Invalid body or URL refused")),
-            auth=True,
+            status_codes=(
+                (200, "OK"),
+                *auth,
+                unknown,
+                (422, "Invalid body or URL refused"),
+                NOT_READY,
+            ),
+            scope="subscriptions:write",
         ),
         Route(
             "notifier",
             "DELETE",
             one,
             "Delete a subscription (tombstone on the subscriptions topic).",
-            status_codes=((204, "Deleted"), *auth, unknown),
-            auth=True,
+            status_codes=((204, "Deleted"), *auth, unknown, NOT_READY),
+            scope="subscriptions:write",
         ),
         Route(
             "notifier",
@@ -258,8 +299,8 @@ def _notifier_api() -> tuple[Route, ...]:
             one + "/rotate-secret",
             "New signing secret; the previous one keeps signing alongside for 24 h.",
             response_model=SecretRotated,
-            status_codes=((200, "OK"), *auth, unknown),
-            auth=True,
+            status_codes=((200, "OK"), *auth, unknown, NOT_READY),
+            scope="subscriptions:write",
         ),
         Route(
             "notifier",
@@ -267,8 +308,14 @@ def _notifier_api() -> tuple[Route, ...]:
             one + "/test",
             "Queue a subscription.test delivery.",
             response_model=Queued,
-            status_codes=((202, "Queued"), *auth, unknown, (409, "Subscription disabled")),
-            auth=True,
+            status_codes=(
+                (202, "Queued"),
+                *auth,
+                unknown,
+                (409, "Subscription disabled"),
+                NOT_READY,
+            ),
+            scope="subscriptions:write",
         ),
         Route(
             "notifier",
@@ -284,8 +331,8 @@ def _notifier_api() -> tuple[Route, ...]:
                     description="only deliveries in this status",
                 ),
             ),
-            status_codes=((200, "OK"), *auth, unknown, (422, "Bad filter")),
-            auth=True,
+            status_codes=((200, "OK"), *auth, unknown, (422, "Bad filter"), NOT_READY),
+            scope="subscriptions:read",
         ),
         Route(
             "notifier",
@@ -300,8 +347,9 @@ def _notifier_api() -> tuple[Route, ...]:
                 unknown,
                 (409, "Subscription disabled"),
                 (422, "Invalid body"),
+                NOT_READY,
             ),
-            auth=True,
+            scope="subscriptions:write",
         ),
         Route(
             "notifier",
@@ -309,8 +357,8 @@ def _notifier_api() -> tuple[Route, ...]:
             one + "/enable",
             "Re-enable a subscription disabled by 410 Gone or continuous failure.",
             response_model=SubscriptionOut,
-            status_codes=((200, "OK"), *auth, unknown),
-            auth=True,
+            status_codes=((200, "OK"), *auth, unknown, NOT_READY),
+            scope="subscriptions:write",
         ),
     )
 

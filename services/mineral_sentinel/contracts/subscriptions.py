@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from ..auth import DEFAULT_TENANT, TenantId
 from .common import MaterialCode, OutputMessage, Timestamp
 from .outputs import Severity
 
@@ -39,11 +40,22 @@ class SigningSecret(OutputMessage):
     expires_at: Timestamp | None = None
 
 
+class RequestBody(OutputMessage):
+    """Base of HTTP request bodies: strict, so JSON values must have the schema's type (no
+    number for a timestamp, no string for a list)."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class Subscription(OutputMessage):
-    """A webhook endpoint and what it wants to receive (value on sentinel.subscriptions.v1)."""
+    """A webhook endpoint and what it wants to receive (value on sentinel.subscriptions.v1).
+
+    Records written before tenants existed have no `tenant` and belong to `default`.
+    """
 
     type: Literal["subscription"] = "subscription"
     id: SubscriptionId
+    tenant: TenantId = DEFAULT_TENANT
     url: WebhookUrl
     description: Description = ""
     event_types: EventTypes = Field(default_factory=lambda: list(EVENT_TYPES))
@@ -56,9 +68,12 @@ class Subscription(OutputMessage):
     secrets: Annotated[list[SigningSecret], Field(min_length=1, max_length=4, repr=False)]
 
 
-class SubscriptionCreate(OutputMessage):
+class SubscriptionCreate(RequestBody):
     """Body of POST /v1/subscriptions."""
 
+    tenant: TenantId | None = Field(
+        None, description="admin only: create for this tenant (default: the token's own)"
+    )
     url: WebhookUrl
     description: Description = ""
     event_types: EventTypes = Field(default_factory=lambda: list(EVENT_TYPES))
@@ -66,7 +81,7 @@ class SubscriptionCreate(OutputMessage):
     min_severity: Severity = "warning"
 
 
-class SubscriptionPatch(OutputMessage):
+class SubscriptionPatch(RequestBody):
     """Body of PATCH /v1/subscriptions/{id}: only the fields present change."""
 
     url: WebhookUrl | None = None
@@ -80,6 +95,7 @@ class SubscriptionOut(OutputMessage):
     """A subscription as the API shows it: never the secret."""
 
     id: SubscriptionId
+    tenant: TenantId
     url: WebhookUrl
     description: Description
     event_types: list[EventType]
@@ -109,7 +125,7 @@ class SecretRotated(OutputMessage):
     previous_expires_at: Timestamp
 
 
-class ReplayRequest(OutputMessage):
+class ReplayRequest(RequestBody):
     """Body of POST /v1/subscriptions/{id}/replay: re-send everything created since `since`."""
 
     since: Timestamp

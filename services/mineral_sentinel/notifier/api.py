@@ -2,20 +2,24 @@
 
 Thin: parse with the contract models, check URLs with the same SSRF guard the sender uses, write
 to the subscriptions topic or the delivery log through the runtime, answer with contract models.
+Every view is guarded by its route in contracts/routes.py (503 until ready, 401/403 by token and
+scope); a subscription of another tenant is answered exactly like a missing one (404).
 """
 
 from __future__ import annotations
 
 import secrets as random_source
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import faust
 from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
+from ..auth import Keyring, Principal
+from ..contracts.routes import HttpMethod, route_for
 from ..contracts.subscriptions import (
     Queued,
     ReplayRequest,
@@ -27,16 +31,14 @@ from ..contracts.subscriptions import (
     SubscriptionOut,
     SubscriptionPatch,
 )
-from ..contracts.webhooks import DeliveryStatus
-from ..webkit import guarded, json_error, validation_errors
+from ..webkit import ApiView, guarded, json_error, validation_errors
 from .payloads import probe_task, replay_task
 from .runtime import NotifierRuntime
-from .signing import SECRET_BYTES, secret_from_bytes
+from .signing import SECRET_BYTES, rotated, secret_from_bytes
 from .transport import SsrfRefused
 
 M = TypeVar("M", bound=BaseModel)
-STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
-MAX_OLD_SECRETS = 2
+ONE = "/v1/subscriptions/{sub_id}"
 
 
 def _now() -> datetime:
@@ -46,10 +48,11 @@ def _now() -> datetime:
 def register_api(
     app: faust.App,
     runtime: NotifierRuntime,
-    tokens: Callable[[], Sequence[str]],
+    keyring: Keyring,
     clock: Callable[[], datetime] = _now,
 ) -> None:
-    auth = guarded(tokens)
+    def auth(method: HttpMethod, path: str) -> Callable[[Any], Any]:
+        return guarded(route_for("notifier", method, path), keyring, runtime.readiness)
 
     async def parse(view: View, request: Request, model: type[M]) -> M | Response:
         raw = await request.read()
@@ -70,9 +73,10 @@ def register_api(
             )
         return None
 
-    def lookup(view: View, sub_id: str) -> Subscription | Response:
+    def lookup(view: View, principal: Principal, sub_id: str) -> Subscription | Response:
+        """The subscription if the caller may see it; another tenant's is 404 like a missing."""
         sub = runtime.subscriptions.get(sub_id)
-        if sub is None:
+        if sub is None or not principal.sees(sub.tenant):
             return json_error(view, 404, f"no subscription {sub_id!r}")
         return sub
 
@@ -81,12 +85,16 @@ def register_api(
         return response
 
     @app.page("/v1/subscriptions", name="notifier_subscriptions")
-    class Subscriptions(View):
-        @auth
-        async def post(self, request: Request) -> Response:
+    class Subscriptions(ApiView):
+        @auth("POST", "/v1/subscriptions")
+        async def post(self, request: Request, principal: Principal) -> Response:
             body = await parse(self, request, SubscriptionCreate)
             if not isinstance(body, SubscriptionCreate):
                 return body
+            tenant = body.tenant or principal.tenant
+            if not principal.sees(tenant):
+                message = "only an admin token may create subscriptions of another tenant"
+                return json_error(self, 403, message)
             refusal = await refuse_url(self, body.url)
             if refusal is not None:
                 return refusal
@@ -94,32 +102,33 @@ def register_api(
             secret = secret_from_bytes(random_source.token_bytes(SECRET_BYTES))
             sub = Subscription(
                 id=f"sub_{random_source.token_hex(12)}",
+                tenant=tenant,
                 created_at=now,
                 updated_at=now,
                 secrets=[SigningSecret(value=secret)],
-                **body.model_dump(),
+                **body.model_dump(exclude={"tenant"}),
             )
             await runtime.subscriptions.put(sub)
             created = SubscriptionCreated(**SubscriptionOut.of(sub).model_dump(), secret=secret)
             return out(self, created.model_dump(mode="json"), 201)
 
-        @auth
-        async def get(self, request: Request) -> Response:
-            subs = runtime.subscriptions.all()
+        @auth("GET", "/v1/subscriptions")
+        async def get(self, request: Request, principal: Principal) -> Response:
+            subs = [s for s in runtime.subscriptions.all() if principal.sees(s.tenant)]
             return out(self, [SubscriptionOut.of(s).model_dump(mode="json") for s in subs])
 
     @app.page("/v1/subscriptions/{sub_id}", name="notifier_subscription")
-    class OneSubscription(View):
-        @auth
-        async def get(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class OneSubscription(ApiView):
+        @auth("GET", ONE)
+        async def get(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             return out(self, SubscriptionOut.of(sub).model_dump(mode="json"))
 
-        @auth
-        async def patch(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+        @auth("PATCH", ONE)
+        async def patch(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             body = await parse(self, request, SubscriptionPatch)
@@ -136,9 +145,9 @@ def register_api(
             await runtime.subscriptions.put(updated)
             return out(self, SubscriptionOut.of(updated).model_dump(mode="json"))
 
-        @auth
-        async def delete(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+        @auth("DELETE", ONE)
+        async def delete(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             await runtime.subscriptions.delete(sub_id)
@@ -146,35 +155,26 @@ def register_api(
             return response
 
     @app.page("/v1/subscriptions/{sub_id}/rotate-secret", name="notifier_rotate_secret")
-    class RotateSecret(View):
-        @auth
-        async def post(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class RotateSecret(ApiView):
+        @auth("POST", ONE + "/rotate-secret")
+        async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             now = clock()
-            expires = now + timedelta(seconds=runtime.settings.webhook_secret_overlap_s)
-            old = [
-                s if s.expires_at is not None else s.model_copy(update={"expires_at": expires})
-                for s in sub.secrets
-                if s.expires_at is None or s.expires_at > now
-            ]
             secret = secret_from_bytes(random_source.token_bytes(SECRET_BYTES))
-            rotated = sub.model_copy(
-                update={
-                    "secrets": [SigningSecret(value=secret), *old[-MAX_OLD_SECRETS:]],
-                    "updated_at": now,
-                }
-            )
-            await runtime.subscriptions.put(rotated)
+            overlap = timedelta(seconds=runtime.settings.webhook_secret_overlap_s)
+            secrets, expires = rotated(sub.secrets, secret, now, overlap)
+            after = sub.model_copy(update={"secrets": secrets, "updated_at": now})
+            await runtime.subscriptions.put(after)
             body = SecretRotated(id=sub_id, secret=secret, previous_expires_at=expires)
             return out(self, body.model_dump(mode="json"))
 
     @app.page("/v1/subscriptions/{sub_id}/test", name="notifier_test")
-    class TestDelivery(View):
-        @auth
-        async def post(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class TestDelivery(ApiView):
+        @auth("POST", ONE + "/test")
+        async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             if not sub.enabled:
@@ -185,29 +185,21 @@ def register_api(
             return out(self, body.model_dump(mode="json"), 202)
 
     @app.page("/v1/subscriptions/{sub_id}/deliveries", name="notifier_deliveries")
-    class Deliveries(View):
-        @auth
-        async def get(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class Deliveries(ApiView):
+        @auth("GET", ONE + "/deliveries")
+        async def get(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
-            status = request.query.get("status")
-            if status is not None and status not in STATUSES:
-                message = f"must be one of {', '.join(STATUSES)}"
-                return json_error(
-                    self,
-                    422,
-                    "invalid query",
-                    [{"field": "status", "message": message, "type": "enum"}],
-                )
+            status = request.query.get("status")  # checked against the route's enum
             states = [s for s in runtime.history.of(sub_id) if status is None or s.status == status]
             return out(self, [s.to_out().model_dump(mode="json") for s in states])
 
     @app.page("/v1/subscriptions/{sub_id}/replay", name="notifier_replay")
-    class Replay(View):
-        @auth
-        async def post(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class Replay(ApiView):
+        @auth("POST", ONE + "/replay")
+        async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             body = await parse(self, request, ReplayRequest)
@@ -226,10 +218,10 @@ def register_api(
             return out(self, queued.model_dump(mode="json"), 202)
 
     @app.page("/v1/subscriptions/{sub_id}/enable", name="notifier_enable")
-    class Enable(View):
-        @auth
-        async def post(self, request: Request, sub_id: str) -> Response:
-            sub = lookup(self, sub_id)
+    class Enable(ApiView):
+        @auth("POST", ONE + "/enable")
+        async def post(self, request: Request, principal: Principal, sub_id: str) -> Response:
+            sub = lookup(self, principal, sub_id)
             if not isinstance(sub, Subscription):
                 return sub
             enabled = sub.model_copy(

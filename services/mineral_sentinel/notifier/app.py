@@ -17,13 +17,14 @@ from mode import Service
 from pydantic import ValidationError
 
 from .. import ingest
+from ..auth import load_keyring
 from ..config import Settings, load_settings
 from ..contracts.outputs import Alert, StockpileRecommendation
 from ..faustkit import make_app
 from ..ingest import Rejected
 from ..kafka_admin import ensure_configured_topics
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
-from ..webkit import add_health_and_metrics
+from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import metrics
 from .api import register_api
 from .payloads import tasks_for
@@ -53,6 +54,7 @@ def _create_topics(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> faust.App:
     settings = settings or load_settings()
+    keyring = load_keyring(settings.api_tokens, settings.api_tokens_file)  # a bad file fails here
     _create_topics(settings)
     # A crashed worker's group membership must expire quickly: Faust's 60 s default would hold
     # a restarted notifier (and every delivery) back for a minute after a kill -9.
@@ -124,7 +126,8 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
 
     metrics.SUBSCRIPTIONS.labels("enabled").set_function(lambda: subscription_gauge(True))
     metrics.SUBSCRIPTIONS.labels("disabled").set_function(lambda: subscription_gauge(False))
-    add_health_and_metrics(app, lambda: runtime.ready)
-    register_api(app, runtime, lambda: settings.api_tokens)
+    add_health_and_metrics(app, "notifier", runtime.readiness)
+    answer_errors_as_api_error(app)
+    register_api(app, runtime, keyring)
     app.notifier_runtime = runtime  # type: ignore[attr-defined]
     return app

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ..contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, DeliveryTask
 from . import metrics
 from .decisions import DeliveryBook, DeliveryState, Verdict, decide, not_attempted
+from .follower import FollowerFailed
 from .history import DeliveryHistory
 from .retry import RetryPolicy
 from .sender import attempt
@@ -243,7 +244,14 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             if not state.attempts and self.history is not None and partition is not None:
                 # A re-written copy of a task made before (past the committed offset, its
                 # original and outcome below it) must not be sent again: take the outcome over.
-                known = await self.history.outcome_of(state, partition)
+                try:
+                    known = await self.history.outcome_of(state, partition)
+                except FollowerFailed as failed:
+                    # The worker reports not ready; its deliveries stay in the log for the
+                    # worker that takes the partitions over (or for this one after a restart).
+                    log.error("lane %s/%s stops: %s", sub_id, key, failed)
+                    endpoint.runners.pop(key, None)
+                    return
                 for made in list(known.attempts) if known is not None else []:
                     self._apply(made)
             if state.terminal:

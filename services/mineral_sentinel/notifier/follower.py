@@ -2,7 +2,9 @@
 
 Each notifier worker keeps a full read-only view of the subscriptions (a compacted topic) and of
 the delivery log (for the API) this way; `caught_up` says the view reflects the topic as it was
-when the follower started, which is what readiness waits for.
+when the follower started, which is what readiness waits for. If the follower's task dies,
+`failure` says why, every `wait_past` waiter (present and future) gets `FollowerFailed`, and
+the worker's readiness goes false: nobody waits forever on a view that no longer moves.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 log = logging.getLogger(__name__)
+
+
+class FollowerFailed(RuntimeError):
+    """The follower of a topic stopped for good; its view will not advance any more."""
 
 
 class TopicFollower:
@@ -34,6 +40,8 @@ class TopicFollower:
         self.positions: dict[int, int] = {}
         """Per partition: one past the last offset applied."""
         self._advanced = asyncio.Event()
+        self.failure: FollowerFailed | None = None
+        """Set once when the follow task ended other than by `stop`."""
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -52,7 +60,28 @@ class TopicFollower:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
+        self.follow(consumer, ends)
+
+    def follow(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        """Run the follow loop on an assigned consumer until `ends`, then on; watch it die."""
         self._task = asyncio.create_task(self._run(consumer, ends), name=f"follow {self.topic}")
+        self._task.add_done_callback(self._on_done)
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            why = "was stopped"
+        elif (error := task.exception()) is not None:
+            why = f"died: {type(error).__name__}: {error}"
+            log.error("the follower of %s %s", self.topic, why, exc_info=error)
+        else:
+            why = "ended unexpectedly"
+        self.fail(why)
+
+    def fail(self, why: str) -> None:
+        """Mark the view dead and wake every waiter so it raises `FollowerFailed`."""
+        if self.failure is None:
+            self.failure = FollowerFailed(f"the follower of {self.topic} {why}")
+        self._advanced.set()
 
     async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
         pending = {tp: end for tp, end in ends.items() if end > 0}
@@ -82,14 +111,19 @@ class TopicFollower:
                     log.info("caught up with %s", self.topic)
 
     async def wait_past(self, partition: int, offset: int) -> None:
-        """Return once the record at `offset` of `partition` (and all before it) is applied."""
+        """Return once the record at `offset` of `partition` (and all before it) is applied.
+
+        Raises `FollowerFailed` when the follower is (or becomes) dead before that.
+        """
         while self.positions.get(partition, 0) <= offset:
+            if self.failure is not None:
+                raise FollowerFailed(str(self.failure))
             await self._advanced.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # a death is logged
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()

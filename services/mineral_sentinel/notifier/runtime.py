@@ -10,6 +10,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from ..config import Settings
+from ..contracts.routes import HealthStatus
 from ..contracts.webhooks import DeliveryTask
 from ..topics import DEAD_LETTER, DELIVERIES, SUBSCRIPTIONS
 from .executor import Executor
@@ -52,13 +53,22 @@ class NotifierRuntime:
 
     @property
     def ready(self) -> bool:
-        return (
-            self.started.is_set()
-            and self.subscriptions.follower.caught_up.is_set()
-            and self.history.follower.caught_up.is_set()
-            and self._executor is not None
-            and self._executor.is_ready
-        )
+        return self.readiness()[0] == "ok"
+
+    def readiness(self) -> tuple[HealthStatus, str]:
+        """("ok", "") once every part the API and the deliveries need is up; else why not."""
+        if not self.started.is_set() or self._store is None or self._history is None:
+            return "starting", "runtime starting"
+        followers = (self._store.follower, self._history.follower)
+        for follower in followers:
+            if follower.failure is not None:
+                return "degraded", str(follower.failure)
+        for follower in followers:
+            if not follower.caught_up.is_set():
+                return "starting", f"reading {follower.topic}"
+        if self._executor is None or not self._executor.is_ready:
+            return "starting", "waiting for delivery partitions"
+        return "ok", ""
 
     async def start(self) -> None:
         s = self.settings

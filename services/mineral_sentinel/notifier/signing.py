@@ -10,12 +10,14 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..contracts.subscriptions import SigningSecret
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
+MAX_OLD_SECRETS = 2
+"""Rotated-out secrets kept signing besides the current one (the contract allows 4 in all)."""
 
 
 def secret_from_bytes(random_bytes: bytes) -> str:
@@ -57,3 +59,21 @@ def webhook_headers(
         "webhook-signature": signature_header(secrets, msg_id, timestamp, body),
         "content-type": "application/json",
     }
+
+
+def rotated(
+    secrets: Sequence[SigningSecret], new_secret: str, now: datetime, overlap: timedelta
+) -> tuple[list[SigningSecret], datetime]:
+    """The secrets after a rotation at `now`, and until when the one rotated out signs.
+
+    `secrets` is newest first. The current secret gets `now + overlap`; rotated-out secrets keep
+    their own expiry; expired ones are dropped; of the old ones the MOST RECENT
+    `MAX_OLD_SECRETS` are kept, so the secret just rotated out always signs as promised.
+    """
+    expires = now + overlap
+    old = [
+        s if s.expires_at is not None else s.model_copy(update={"expires_at": expires})
+        for s in secrets
+        if s.expires_at is None or s.expires_at > now
+    ]
+    return [SigningSecret(value=new_secret), *old[:MAX_OLD_SECRETS]], expires

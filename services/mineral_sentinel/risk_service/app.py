@@ -10,13 +10,15 @@ import contextlib
 
 import faust
 
+from ..auth import load_keyring
 from ..catalog.loader import load_catalog
 from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.outputs import LEVEL_ORDER
+from ..contracts.routes import HealthStatus
 from ..faustkit import make_app
 from ..risk import Policy, open_alert
-from ..webkit import add_health_and_metrics
+from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import fetching, metrics
 from .agents import RiskAgents, set_material_gauges
 from .topology import APP_NAME, ensure_risk_topics
@@ -42,6 +44,7 @@ def create_app(
     settings = settings or Settings()
     catalog = catalog or load_catalog()
     policy = policy or Policy()
+    keyring = load_keyring(settings.api_tokens, settings.api_tokens_file)  # a bad file fails here
     ensure_risk_topics(settings)
     app = make_app(
         APP_NAME,
@@ -54,20 +57,22 @@ def create_app(
     fetching.install(app, settings.risk_fetch_max_wait_ms)
     agents = RiskAgents(app, settings, catalog, policy)
     agents.register()
-    api = RiskApi(app, agents, settings, catalog, policy)
+
+    def readiness() -> tuple[HealthStatus, str]:
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        if not recovery.completed.is_set() or recovery.in_recovery:
+            return "starting", "recovering tables"
+        if not app.consumer.assignment():
+            return "starting", "no partitions assigned yet"
+        if not agents.forwarder.joined.is_set():
+            return "starting", "forwarder not joined yet"
+        return "ok", ""
+
+    api = RiskApi(app, agents, settings, catalog, policy, keyring, readiness)
     api.register()
     metrics.mark_build("risk")
-
-    def ready() -> bool:
-        recovery = app.tables.recovery  # type: ignore[attr-defined]
-        return (
-            recovery.completed.is_set()
-            and not recovery.in_recovery
-            and bool(app.consumer.assignment())
-            and agents.forwarder.joined.is_set()
-        )
-
-    add_health_and_metrics(app, ready)
+    add_health_and_metrics(app, "risk", readiness)
+    answer_errors_as_api_error(app)
 
     @app.timer(GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def refresh_gauges() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -19,10 +19,12 @@ from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 from yarl import URL
 
+from ..auth import Keyring, Principal
 from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.api import ActiveMeasure, EventsAccepted, MaterialDetail, MaterialSummary
 from ..contracts.events import ExportControl, InputEvent
+from ..contracts.routes import HttpMethod, route_for
 from ..ingest import Rejected, classify, split_json_array
 from ..risk import (
     Policy,
@@ -33,7 +35,7 @@ from ..risk import (
     snapshot_of,
 )
 from ..risk.timeutil import to_datetime
-from ..webkit import guarded, json_error
+from ..webkit import ApiView, Readiness, guarded, json_error
 from .agents import RiskAgents
 from .slot import MaterialSlot
 from .topology import TABLE_NAME
@@ -51,6 +53,11 @@ class NotReady(Exception):
     """The group has not assigned partitions yet: ownership is unknown."""
 
 
+def not_ready(view: View, error: NotReady) -> Response:
+    """503 (with Retry-After): who owns a partition is not known (yet, or in a rebalance)."""
+    return json_error(view, 503, f"not ready: {error}")
+
+
 def _urlident(url: URL | str) -> tuple[str, int]:
     parsed = URL(str(url))
     return (parsed.host or "", int(parsed.port or 80))
@@ -66,23 +73,28 @@ class RiskApi:
         settings: Settings,
         catalog: Catalog,
         policy: Policy,
+        keyring: Keyring,
+        readiness: Readiness,
     ) -> None:
         self.app = app
         self.agents = agents
         self.settings = settings
         self.catalog = catalog
         self.policy = policy
+        self.keyring = keyring
+        self.readiness = readiness
 
-    def tokens(self) -> Sequence[str]:
-        return self.settings.api_tokens
+    def guard(self, method: HttpMethod, path: str) -> Callable[[Any], Any]:
+        """The view guard of the contract's route: 503 until ready, then token and scope."""
+        return guarded(route_for("risk", method, path), self.keyring, self.readiness)
 
     # ---- ownership ----------------------------------------------------------------------------
 
     def owner(self, material: str) -> tuple[str, int]:
         try:
             return _urlident(self.app.router.key_store(TABLE_NAME, material.encode()))
-        except KeyError as error:
-            raise NotReady from error
+        except (KeyError, TypeError) as error:  # TypeError: no table metadata yet at start
+            raise NotReady(f"owner of {material} unknown yet") from error
 
     def me(self) -> tuple[str, int]:
         return _urlident(self.app.conf.canonical_url)
@@ -202,18 +214,18 @@ class RiskApi:
     def register(self) -> None:
         api = self
         app = self.app
-        tokens = self.tokens
+        guard = self.guard
 
         @app.page("/v1/events")
-        class Events(View):
-            @guarded(tokens)
-            async def post(self, request: Request) -> Response:
+        class Events(ApiView):
+            @guard("POST", "/v1/events")
+            async def post(self, request: Request, principal: Principal) -> Response:
                 return await api.post_events(self, request)
 
         @app.page("/v1/materials")
-        class Materials(View):
-            @guarded(tokens)
-            async def get(self, request: Request) -> Response:
+        class Materials(ApiView):
+            @guard("GET", "/v1/materials")
+            async def get(self, request: Request, principal: Principal) -> Response:
                 def local() -> list[dict[str, Any]]:
                     rows = (api.summary(s) for s in api.local_slots(None))
                     return [r for r in rows if r is not None]
@@ -221,20 +233,20 @@ class RiskApi:
                 try:
                     rows = await api.gather(request, local)
                 except NotReady as error:
-                    return json_error(self, 503, f"not ready: {error}")
+                    return not_ready(self, error)
                 rows.sort(key=lambda r: r["material"])
                 return self.json(rows)
 
         @app.page("/v1/materials/{code}")
-        class Material(View):
-            @guarded(tokens)
-            async def get(self, request: Request, code: str) -> Response:
+        class Material(ApiView):
+            @guard("GET", "/v1/materials/{code}")
+            async def get(self, request: Request, principal: Principal, code: str) -> Response:
                 if code not in api.catalog.materials:
                     return json_error(self, 404, f"{code!r} is not a catalog material")
                 try:
                     routed = await api.route(self, request, code)
                 except NotReady as error:
-                    return json_error(self, 503, f"not ready: {error}")
+                    return not_ready(self, error)
                 if routed is not None:
                     return routed
                 slot = api.agents.stored(code.encode())
@@ -251,23 +263,16 @@ class RiskApi:
                 )
 
         @app.page("/v1/alerts")
-        class Alerts(View):
-            @guarded(tokens)
-            async def get(self, request: Request) -> Response:
-                status = request.query.get("status")
-                if status is not None and status not in ("firing", "resolved"):
-                    return json_error(
-                        self,
-                        422,
-                        "status must be firing or resolved",
-                        [{"field": "status", "message": f"unexpected value {status!r}"}],
-                    )
+        class Alerts(ApiView):
+            @guard("GET", "/v1/alerts")
+            async def get(self, request: Request, principal: Principal) -> Response:
+                status = request.query.get("status")  # checked against the route's enum
                 return await api.list_outputs(self, request, "alerts", status)
 
         @app.page("/v1/recommendations")
-        class Recommendations(View):
-            @guarded(tokens)
-            async def get(self, request: Request) -> Response:
+        class Recommendations(ApiView):
+            @guard("GET", "/v1/recommendations")
+            async def get(self, request: Request, principal: Principal) -> Response:
                 return await api.list_outputs(self, request, "recommendations", None)
 
     async def list_outputs(
@@ -297,7 +302,7 @@ class RiskApi:
             else:
                 items = await self.gather(request, local)
         except NotReady as error:
-            return json_error(view, 503, f"not ready: {error}")
+            return not_ready(view, error)
         stamp = "updated_at" if kind == "alerts" else "issued_at"
         items.sort(key=lambda o: (o[stamp], o["material"]), reverse=True)
         response: Response = view.json(items)
