@@ -287,7 +287,7 @@ def asyncapi_document() -> dict[str, Any]:
         "info": {
             "title": "Mineral Sentinel topics",
             "version": __version__,
-            "description": "Kafka topics of Mineral Sentinel (DESIGN section 4). Topic names are "
+            "description": "Kafka topics of Mineral Sentinel (see README.md). Topic names are "
             "logical: SENTINEL_TOPIC_PREFIX is prepended on the broker. Material-"
             "scoped topics are keyed by material code.",
         },

@@ -1,4 +1,4 @@
-"""Every Kafka topic of Mineral Sentinel, in one place (DESIGN section 4).
+"""Every Kafka topic of Mineral Sentinel, in one place (README, "Topics and contracts").
 
 Names are logical here; `TopicSpec.full_name(prefix)` gives the name on the broker so that tests
 and parallel deployments can isolate themselves with `SENTINEL_TOPIC_PREFIX`.

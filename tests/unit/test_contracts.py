@@ -1,4 +1,4 @@
-"""Input events parse as DESIGN section 5 says: strict where it matters, lenient on extras."""
+"""Input events parse as their contract says: strict where it matters, lenient on extras."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Input events (DESIGN section 5, normative): other teams produce these.
+"""Input events (normative, published as schemas/json/): other teams produce these.
 
 A discriminated union on `type`; unknown fields are ignored, missing or invalid required fields
 are errors (the services turn them into dead letters). The models are strict: a JSON value must

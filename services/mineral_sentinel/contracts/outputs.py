@@ -1,4 +1,4 @@
-"""Output events (DESIGN section 6): the published contract; field names stable within v1."""
+"""Output events (schemas/json/): the published contract; field names stable within v1."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 `python -m mineral_sentinel.feeds.synthetic --out scenarios/` rewrites every file under
 scenarios/; the same seed always gives byte-identical files. Dates and the sizes of measures come
-from reference/domain-facts.md (see scenarios/README.md); price *levels* are illustrative, only
+from docs/domain-facts.md (see scenarios/README.md); price *levels* are illustrative, only
 their moves follow the facts, and noise comes from `random.Random(seed)`.
 """
 

@@ -9,10 +9,11 @@ destinations weighs less (it reaches the EU through the market only), causes no 
 shortfall for the EU and is no EU-relevant evidence on its own (`PolicyView.reaches_eu`), so it
 raises at most `watch` without other evidence (scoring.py, docs/severity.md).
 
-Stage: DESIGN section 7 says "at the bottleneck stage". We take, per shock, the stage where the
-restricting countries hold the largest share of world supply: an ore-export ban (Indonesia 2020,
-26% of mined nickel) bites at extraction even though nickel's structural bottleneck (highest SR)
-is processing, where Indonesia held far less; using the structural stage would understate it.
+Stage: the EU method takes supply risk "at the bottleneck stage" (docs/domain-facts.md). We
+take, per shock, the stage where the restricting countries hold the largest share of world
+supply: an ore-export ban (Indonesia 2020, 26% of mined nickel) bites at extraction even though
+nickel's structural bottleneck (highest SR) is processing, where Indonesia held far less; using
+the structural stage would understate it.
 The physical shortfall for the EU likewise uses the stage with the largest EU-sourcing exposure.
 The view is piecewise constant in event time, so it is cached until the next boundary
 (effective date, end of licensing lag, expiry).

@@ -1,6 +1,6 @@
 """Every tunable of the risk core in one frozen object, with defaults a reviewer can argue with.
 
-Defaults are chosen from the references in `reference/domain-facts.md`: the IEA's ~7% collective
+Defaults are chosen from the public sources in `docs/domain-facts.md`: the IEA's ~7% collective
 action trigger, JOGMEC's 60-day stock target, the ~45 working-day licensing lag seen for gallium and
 germanium in 2023, and the EU method's trade factors (1.1-1.5 for real restrictions).
 """
