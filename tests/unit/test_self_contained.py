@@ -15,7 +15,7 @@ from mineral_sentinel.catalog import load_catalog
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAIN_FACTS = REPO / "docs" / "domain-facts.md"
+DOMAIN_FACTS = REPO / "docs/domain-facts.md"
 MATERIALS = REPO / "services" / "mineral_sentinel" / "catalog" / "data" / "materials.json"
 
 # Spelled in pieces so that this file does not match its own patterns.
