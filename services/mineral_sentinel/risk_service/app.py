@@ -34,6 +34,13 @@ THROUGHPUT_OVERRIDES = {
 }
 """Measured with tests/bench: committing every 1,000 messages flushes the producer that often,
 and unbatched produce requests dominate; offsets still commit at least every second."""
+NO_STANDBY_REPLICAS = {"table_standby_replicas": 0}
+"""faust 0.15 can stall a recovery for good when a changelog partition this worker followed as
+a standby becomes active ("No event received for active tp ... since recovery start", seen
+once in about 20 two-worker hand-overs: the survivor never served the partition again). The
+table holds a few dozen small values per partition, so reading a changelog partition from
+the start on takeover costs milliseconds; a restarted worker with RocksDB reads from its own
+store."""
 
 
 def create_app(
@@ -53,6 +60,7 @@ def create_app(
         broker_session_timeout=settings.risk_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.risk_session_timeout_s / 3),
         **THROUGHPUT_OVERRIDES,
+        **NO_STANDBY_REPLICAS,
     )
     fetching.install(app, settings.risk_fetch_max_wait_ms)
     agents = RiskAgents(app, settings, catalog, policy)
