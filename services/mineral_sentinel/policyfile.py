@@ -11,6 +11,9 @@ environment as another tool's dependency).
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
@@ -20,7 +23,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .catalog.model import Catalog
-from .risk.policy import DEFAULT_POLICY, MATERIAL_FIELDS, MaterialOverride, Policy
+from .risk.policy import (
+    DEFAULT_POLICY,
+    MATERIAL_FIELDS,
+    MaterialOverride,
+    Policy,
+    canonical_policy,
+    protocol_version,
+)
 
 Bounds = tuple[float, float | None, bool]
 """(lowest, highest or None, lowest excluded)."""
@@ -191,9 +201,15 @@ def policy_from_json(data: bytes | str, catalog: Catalog, path: Path) -> Policy:
     try:
         model = PolicyFileModel.model_validate_json(data, strict=True)
     except ValidationError as error:
-        raise PolicyFileError(
-            path, [(_where(e["loc"]), _reason(e)) for e in error.errors()]
-        ) from None
+        problems = [(_where(e["loc"]), _reason(e)) for e in error.errors()]
+        try:  # name the unknown materials too, so that one run lists every problem
+            doc = json.loads(data)
+        except ValueError:
+            doc = None
+        materials = doc.get("materials") if isinstance(doc, dict) else None
+        if isinstance(materials, dict):
+            problems.extend(_unknown_materials(materials, catalog))
+        raise PolicyFileError(path, problems) from None
     stated = model.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
     for name, value in stated.items():
@@ -204,13 +220,13 @@ def policy_from_json(data: bytes | str, catalog: Catalog, path: Path) -> Policy:
             changes[name] = MappingProxyType({**default, **value})
         else:
             changes[name] = value
-    problems: list[tuple[str, str]] = []
-    overrides: dict[str, MaterialOverride] = {}
-    for code, values in (stated.get("materials") or {}).items():
-        if code not in catalog.materials:
-            problems.append((f"materials.{code}", f"unknown material (catalog {catalog.version})"))
-            continue
-        overrides[code] = MaterialOverride(**values)
+    materials = stated.get("materials") or {}
+    problems = _unknown_materials(materials, catalog)
+    overrides = {
+        code: MaterialOverride(**values)
+        for code, values in materials.items()
+        if code in catalog.materials
+    }
     policy = replace(DEFAULT_POLICY, **changes, materials=MappingProxyType(overrides))
     problems.extend(_consistency(policy, catalog))
     if problems:
@@ -218,17 +234,21 @@ def policy_from_json(data: bytes | str, catalog: Catalog, path: Path) -> Policy:
     return policy
 
 
+def _unknown_materials(materials: Mapping[str, Any], catalog: Catalog) -> list[tuple[str, str]]:
+    return [
+        (f"materials.{code}", f"unknown material (not in catalog {catalog.version})")
+        for code in materials
+        if code not in catalog.materials
+    ]
+
+
 def _consistency(policy: Policy, catalog: Catalog) -> list[tuple[str, str]]:
     """Cross-field rules, on the values in effect (the file's, else the defaults)."""
     problems: list[tuple[str, str]] = []
     for low, high in ORDERED:
-        if not getattr(policy, low) < getattr(policy, high):
-            problems.append(
-                (
-                    high,
-                    f"must be above {low} ({getattr(policy, low):g}), is {getattr(policy, high):g}",
-                )
-            )
+        below, above = getattr(policy, low), getattr(policy, high)
+        if not below < above:
+            problems.append((high, f"must be above {low} ({below:g}), is {above:g}"))
     for code in sorted(catalog.materials):
         profile = catalog.materials[code]
         override = policy.materials.get(code) or MaterialOverride()
@@ -263,3 +283,32 @@ def load_policy(path: Path | None, catalog: Catalog) -> Policy:
     except OSError as error:
         raise PolicyFileError(path, [("", f"cannot read it: {error.strerror or error}")]) from None
     return policy_from_json(data, catalog, path)
+
+
+# ---- `sentinel policy [FILE]`: check a file, print its version and every value in effect ----
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="policy file, JSON (default: SENTINEL_POLICY_FILE, else the defaults)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 and print the protocol version and its canonical JSON; 2 on a bad file."""
+    from .catalog.loader import load_catalog
+    from .config import load_settings
+
+    path: Path | None = args.file or load_settings().policy_file
+    try:
+        policy = load_policy(path, load_catalog())
+    except PolicyFileError as error:
+        print(f"sentinel policy: {error}", file=sys.stderr)
+        return 2
+    print(f"protocol {protocol_version(policy)} ({path or 'defaults'})", file=sys.stderr)
+    print(json.dumps(canonical_policy(policy), indent=2, sort_keys=True))
+    return 0

@@ -256,11 +256,14 @@ def _number(name: str, value: Any) -> Any:
 
 def canonical_policy(policy: Policy) -> dict[str, Any]:
     """Every value of the policy as plain JSON data, defaults included (so a file that states
-    a default is the same protocol as one that leaves it out); materials without an
-    overridden value are left out."""
+    a default is the same protocol as one that leaves it out). Unset values (global floor and
+    target: the catalog's) and materials without an overridden value are left out, so the
+    document is itself a valid policy file."""
     doc: dict[str, Any] = {}
     for f in fields(Policy):
         value = getattr(policy, f.name)
+        if value is None:
+            continue
         if f.name == "materials":
             materials: dict[str, Any] = {}
             for code in sorted(value):
