@@ -255,7 +255,7 @@ def _consistency(policy: Policy, catalog: Catalog) -> list[tuple[str, str]]:
         floor, floor_from = _pick(override.floor_days, policy.floor_days, profile.floor_days)
         target, target_from = _pick(override.target_days, policy.target_days, profile.target_days)
         if floor > target:
-            where = f"materials.{code}.floor_days" if code in policy.materials else "floor_days"
+            where = _blamed(code, override, policy)
             problems.append(
                 (
                     where,
@@ -264,6 +264,15 @@ def _consistency(policy: Policy, catalog: Catalog) -> list[tuple[str, str]]:
                 )
             )
     return problems
+
+
+def _blamed(code: str, override: MaterialOverride, policy: Policy) -> str:
+    """The stated field a floor above the target is reported at: the most specific one."""
+    if override.floor_days is not None:
+        return f"materials.{code}.floor_days"
+    if override.target_days is not None:
+        return f"materials.{code}.target_days"
+    return "floor_days" if policy.floor_days is not None else "target_days"
 
 
 def _pick(own: float | None, common: float | None, catalog: float) -> tuple[float, str]:

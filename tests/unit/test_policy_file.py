@@ -107,6 +107,17 @@ def test_unknown_materials_and_inconsistent_values_are_named():
             f"{gallium.target_days:g} d (catalog)",
         )
     ]
+    assert _problems({"materials": {"gallium": {"target_days": 10}}}) == [
+        (
+            "materials.gallium.target_days",
+            f"gallium: floor {gallium.floor_days:g} d (catalog) is above target 10 d "
+            "(material override)",
+        )
+    ]
+    too_low = [code for code, m in REAL.materials.items() if m.floor_days > 5.0]
+    problems = _problems({"target_days": 5})
+    assert [where for where, _ in problems] == ["target_days"] * len(too_low)
+    assert problems[0][1].endswith("is above target 5 d (global value)")
     assert _problems({"enter_watch": 60}) == [
         ("enter_warning", "must be above enter_watch (60), is 50")
     ]
@@ -265,7 +276,7 @@ def test_rules_are_resolved_once_per_policy_and_material_not_per_event(
     monkeypatch: pytest.MonkeyPatch,
 ):
     calls: list[str] = []
-    real = derived_module.stockpile_rules
+    real = stockpile_rules
 
     def counting(policy: Policy, material: str, floor: float, target: float) -> Any:
         calls.append(material)
@@ -354,8 +365,11 @@ def test_the_protocol_decides_the_threshold_in_the_stream_of_one_material():
 def test_a_state_saved_under_one_protocol_continues_under_another():
     ev = Events()
     roomy = replace(DEFAULT_POLICY, seen_ids=4096, max_series=16, max_holders=8)
-    events = [ev.position(day(0), 9.0, holder="FR"), ev.position(day(0), 9.0, holder="DE")]
-    events += [*calm_prices(ev, 1, 30)]
+    events: list[Any] = [
+        ev.position(day(0), 9.0, holder="FR"),
+        ev.position(day(0), 9.0, holder="DE"),
+    ]
+    events += calm_prices(ev, 1, 30)
     events += [ev.price(day(31), 1.0, source=f"s{n}") for n in range(6)]
     state, outs = fold(events, policy=roomy)
     before = [r for o in outs for r in o.recommendations][-1]
