@@ -20,6 +20,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "mineral_sentinel.evaluation.cli",
         "score the backtest on labelled episodes: lead time, misses, false alarms",
     ),
+    "policy": (
+        "mineral_sentinel.policyfile",
+        "check a deployment-protocol file: print its version and every value in effect",
+    ),
     "schemas": ("mineral_sentinel.schemagen", "write schemas/ (JSON Schema, AsyncAPI, OpenAPI)"),
     "demo": ("mineral_sentinel.demo", "run the whole system end to end on a sample scenario"),
 }

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         None,
         description="JSON file: SHA-256 hex digest of a token -> {tenant, scopes} (see README)",
     )
+    policy_file: Path | None = Field(
+        None,
+        description="JSON deployment protocol of the risk worker, backtest and evaluate "
+        "(docs/policy.md); unset: the defaults",
+    )
     risk_web_port: int = Field(6066, description="risk service HTTP port")
     notifier_web_port: int = Field(6067, description="notifier service HTTP port")
     web_host: str = Field("127.0.0.1", description="interface the HTTP servers bind")

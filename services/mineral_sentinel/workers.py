@@ -9,6 +9,7 @@ import sys
 import faust
 
 from .auth import TokenFileError
+from .policyfile import PolicyFileError
 
 SERVICES: dict[str, str] = {
     "risk": "mineral_sentinel.risk_service.app",
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     module = importlib.import_module(SERVICES[args.service])
     try:
         app: faust.App = module.create_app()
-    except TokenFileError as error:  # the precise reason, not a traceback: fix the file
+    except (TokenFileError, PolicyFileError) as error:  # the precise reason, no traceback
         print(f"sentinel worker {args.service}: {error}", file=sys.stderr)
         return 2
     return run_worker(app, args.loglevel)

@@ -19,6 +19,7 @@ from mineral_sentinel.risk import (
     open_alert,
     snapshot_of,
 )
+from mineral_sentinel.risk.policy import stockpile_rules
 from mineral_sentinel.risk.scoring import next_level
 from mineral_sentinel.risk.stockpile import Decision, decide
 
@@ -171,19 +172,20 @@ def test_accessors_for_the_api():
 
 # ---- stockpile policy ------------------------------------------------------------------------
 
+RULES = stockpile_rules(POLICY, "gallium", catalog_floor_days=20.0, catalog_target_days=60.0)
+"""The default protocol for a material whose catalog floor is 20 d and target 60 d."""
+
 
 def _decide(**overrides: Any) -> Decision:
     args: dict[str, Any] = dict(
         stock_t=900.0,
         daily_t=10.0,
-        target_days=60.0,
-        floor_days=20.0,
         restriction_shortfall=0.0,
         at_risk_t=0.0,
         market=0.0,
         elevated=False,
         alert_id=None,
-        policy=POLICY,
+        rules=RULES,
     )
     args.update(overrides)
     decision = decide(**args)
@@ -237,13 +239,11 @@ def test_decide_returns_nothing_when_the_key_is_unchanged():
     common: dict[str, Any] = dict(
         stock_t=400.0,
         daily_t=10.0,
-        target_days=60.0,
-        floor_days=20.0,
         restriction_shortfall=0.0,
         at_risk_t=0.0,
         market=0.0,
         alert_id=None,
-        policy=POLICY,
+        rules=RULES,
         last_key=first.key,
     )
     assert decide(elevated=False, **common) is None

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..risk import Policy
 from .report import write_outputs
 from .runner import run_backtest
 
@@ -18,6 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("events", type=Path, help="JSON Lines file of input events")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="deployment protocol file, JSON (docs/policy.md; default: SENTINEL_POLICY_FILE, "
+        "else the defaults)",
+    )
 
 
 def _lines_with_progress(handle: BinaryIO, total_bytes: int) -> Iterator[bytes]:
@@ -40,14 +46,19 @@ def _lines_with_progress(handle: BinaryIO, total_bytes: int) -> Iterator[bytes]:
 def run(args: argparse.Namespace) -> int:
     from ..catalog.loader import load_catalog
     from ..config import load_settings
+    from ..policyfile import PolicyFileError, load_policy
 
     source: Path = args.events
     if not source.is_file():
         print(f"sentinel backtest: no such file: {source}", file=sys.stderr)
         return 2
     catalog = load_catalog()
-    policy = Policy()
     settings = load_settings()
+    try:
+        policy = load_policy(args.policy or settings.policy_file, catalog)
+    except PolicyFileError as error:
+        print(f"sentinel backtest: {error}", file=sys.stderr)
+        return 2
     with source.open("rb") as handle:  # bytes: a line that is not UTF-8 is `undecodable`
         result = run_backtest(
             _lines_with_progress(handle, source.stat().st_size),
@@ -69,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{result.events} events, {len(result.bad_lines)} bad lines, {len(result.alerts)} alert "
         f"updates, {len(result.recommendations)} recommendations, {len(charts)} charts -> "
-        f"{out_dir}"
+        f"{out_dir} (protocol {result.protocol})"
     )
     return 0

@@ -34,6 +34,7 @@ def summary(result: BacktestResult, source_name: str) -> dict[str, Any]:
             "alert_episodes": 0,
             "alerts_unresolved": 0,
             "recommendations": {"release": 0, "hold": 0, "replenish": 0},
+            "rules": {},
             "released_t": 0.0,
             "final_level": level_name(state),
             "final_score": round(state.score, 3),
@@ -58,10 +59,13 @@ def summary(result: BacktestResult, source_name: str) -> dict[str, Any]:
     for rec in result.recommendations:
         entry = materials[rec.material]
         entry["recommendations"][rec.action] += 1
+        rule = rec.rule or "unnamed"
+        entry["rules"][rule] = entry["rules"].get(rule, 0) + 1
         if rec.action == "release":
             entry["released_t"] = round(entry["released_t"] + rec.quantity_t, 3)
     return {
         "source": source_name,
+        "protocol": result.protocol,
         "events_applied": result.events,
         "bad_lines": len(result.bad_lines),
         "bad_line_details": [

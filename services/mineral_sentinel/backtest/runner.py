@@ -22,6 +22,7 @@ from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
 from ..ingest import Accepted, Rejected, classify, classify_contract
 from ..risk import MaterialState, Policy, apply_event, initial_state
 from ..risk.ordering import order_key
+from ..risk.policy import protocol_version
 
 MAX_CHART_POINTS = 20_000
 
@@ -48,6 +49,8 @@ class BacktestResult:
         default_factory=dict
     )
     """Price prints per material and series (thinned beyond MAX_CHART_POINTS), for charts."""
+    protocol: str = ""
+    """Version of the deployment protocol the run applied (docs/policy.md)."""
 
 
 def _record_price(result: BacktestResult, event: PriceObserved) -> None:
@@ -87,7 +90,7 @@ def run_backtest(
     `now=None` skips only that bound (a replay of recorded history); every other rule, the
     contract's years 1900-2999 included, always applies. Blank lines are skipped.
     """
-    result = BacktestResult()
+    result = BacktestResult(protocol=protocol_version(policy))
     valid: list[Accepted] = []
     for line_no, line in enumerate(lines, start=1):
         raw = _bytes(line)

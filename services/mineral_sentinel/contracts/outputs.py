@@ -19,6 +19,25 @@ RiskLevel = Literal["normal", "watch", "warning", "critical"]
 Severity = Literal["watch", "warning", "critical"]
 AlertStatus = Literal["firing", "resolved"]
 StockpileAction = Literal["release", "hold", "replenish"]
+StockpileRule = Literal[
+    "release.emergency",
+    "hold.at_floor",
+    "release.price_spike",
+    "hold.alert",
+    "hold.cooldown",
+    "replenish.below_target",
+    "hold.prices_elevated",
+    "hold.at_target",
+]
+"""The rule of the deployment protocol that decided a recommendation (docs/policy.md)."""
+ProtocolVersion = Annotated[
+    str,
+    Field(
+        pattern=r"^sha256:[0-9a-f]{16}$",
+        description="sha256: + the first 16 hex digits of the SHA-256 of the canonical JSON "
+        "of the deployment protocol (docs/policy.md)",
+    ),
+]
 LEVEL_ORDER: dict[str, int] = {"normal": 0, "watch": 1, "warning": 2, "critical": 3}
 
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
@@ -135,6 +154,16 @@ class StockpileRecommendation(OutputMessage):
     allocations: Annotated[list[HolderAllocation], Field(max_length=64)] = Field(
         default_factory=list,
         description="per-holder split of quantity_t (docs/stockpiles.md); empty for a hold",
+    )
+    protocol: ProtocolVersion | None = Field(
+        None,
+        description="version of the deployment protocol applied (docs/policy.md); null only "
+        "in recommendations issued before protocols were versioned",
+    )
+    rule: StockpileRule | None = Field(
+        None,
+        description="the protocol's rule that decided (docs/policy.md); null only in "
+        "recommendations issued before rules were named",
     )
 
 

@@ -1,7 +1,8 @@
 """`sentinel evaluate DIR`: the backtest over labelled episodes, scored, as a table.
 
 Exit status: 0 when every label is met, 1 when some label is not (the table says which), 2 when
-the directory, a label file or an events file is unusable (the error names the file and field).
+the directory, a label file, an events file or the policy file is unusable (the error names the
+file and field). `--policy FILE` scores another deployment protocol on the same episodes.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory for one PNG per episode (default: SENTINEL_DATA_DIR/evaluation)",
     )
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="deployment protocol file, JSON (docs/policy.md; default: SENTINEL_POLICY_FILE, "
+        "else the defaults)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..catalog.loader import load_catalog
     from ..config import load_settings
-    from ..risk import Policy
+    from ..policyfile import PolicyFileError, load_policy
+    from ..risk.policy import protocol_version
     from .labels import LabelError, load_episodes
     from .runner import run_episodes
     from .table import evaluation_table, unmet_labels
@@ -37,7 +46,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"sentinel evaluate: no such directory: {directory}", file=sys.stderr)
         return 2
     catalog = load_catalog()
-    policy = Policy()
+    settings = load_settings()
+    policy_path: Path | None = args.policy or settings.policy_file
+    try:
+        policy = load_policy(policy_path, catalog)
+    except PolicyFileError as error:
+        print(f"sentinel evaluate: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"protocol {protocol_version(policy)} ({policy_path or 'defaults'})",
+        file=sys.stderr,
+    )
     try:
         runs = run_episodes(load_episodes(directory, catalog), catalog, policy)
     except LabelError as error:
@@ -51,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_charts:
         from .charts import write_episode_chart
 
-        out_dir: Path = args.charts or load_settings().data_dir / "evaluation"
+        out_dir: Path = args.charts or settings.data_dir / "evaluation"
         for episode_run in runs:
             write_episode_chart(episode_run, out_dir, policy)
         print(f"{len(runs)} charts -> {out_dir}", file=sys.stderr)

@@ -8,6 +8,11 @@ Format 2 keeps stock positions per holder. Format 1 (one position, the last repo
 holder) is still read: its position becomes the one holding, flagged `holdings_legacy` so the
 next report replaces it whoever sent it (as format 1 would have), after which holders are kept
 apart; its recommendation has no allocations.
+
+Format 3 adds the rule and the protocol version to the last recommendation; a format 1 or 2
+state's recommendation has neither (""), so the first evaluation after loading it re-issues
+the recommendation under the running protocol. No policy value is stored: a state is readable
+whatever protocol the worker runs.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from .state import (
     SpreadState,
 )
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def _fields(obj: Any) -> list[Any]:

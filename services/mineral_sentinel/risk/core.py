@@ -22,7 +22,7 @@ from ..contracts.events import (
 )
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
 from . import alerts, explain, holders, stockpile
-from .derived import Derived, derived
+from .derived import Derived, derived, rules_for
 from .explain import Reading
 from .ids import recommendation_id
 from .logistics import apply_shipment, prune_shipments, refresh_at_risk
@@ -109,7 +109,7 @@ def apply_event(
     ring = state.seen_ring
     ring.append(event_id)
     seen.add(event_id)
-    if len(ring) > policy.seen_ids:
+    while len(ring) > policy.seen_ids:  # `while`: the bound may have shrunk since a restart
         seen.discard(ring.popleft())
 
     at = (event.observed_at if kind == 0 else event.occurred_at).timestamp()  # type: ignore[union-attr]
@@ -245,7 +245,11 @@ def _frame(
     at_risk: float,
     weights: tuple[float, ...],
 ) -> Frame:
-    """The price-independent part of `read` (same arithmetic as the helpers it stands for)."""
+    """The price-independent part of `read` (same arithmetic as the helpers it stands for).
+
+    Floor and target are the material's resolved protocol's (`StockpileRules`), resolved here
+    once per frame rather than per event."""
+    rules = rules_for(policy, profile)
     # daily_need_t(profile)
     daily: float | None
     if profile.eu_net_imports_t > 0.0:
@@ -264,16 +268,16 @@ def _frame(
     triggered = False
     if daily and stock_t is not None:
         cover = stock_t / daily
-        target = profile.target_days
+        target = rules.target_days
         if cover < target:
-            span = target - profile.floor_days
+            span = target - rules.floor_days
             stock_value = 100.0 if span <= 0 else min(100.0, 100.0 * (target - cover) / span)
         # as in stockpile.decision_key
-        shortfall = min(1.0, view.shortfall + at_risk / (daily * policy.horizon_days))
-        triggered = shortfall >= policy.shortfall_trigger
+        shortfall = min(1.0, view.shortfall + at_risk / (daily * rules.horizon_days))
+        triggered = shortfall >= rules.shortfall_trigger
     # scoring.physical_exposure and scoring.eu_evidence (without the market), in their order
     at_risk_days = at_risk / daily if daily else 0.0
-    floor = profile.floor_days
+    floor = rules.floor_days
     exposure = ""
     if view.shortfall > 0.0:
         exposure = "restriction"
@@ -287,7 +291,7 @@ def _frame(
     elif at_risk_days >= policy.evidence_at_risk_days:
         evidence = "logistics"
     elif cover is not None and cover <= floor + policy.near_floor_band * (
-        profile.target_days - floor
+        rules.target_days - floor
     ):
         evidence = "cover"
     # the first factors of combine(values, weights), in its order
@@ -298,6 +302,7 @@ def _frame(
     return Frame(
         profile=profile,
         policy=policy,
+        rules=rules,
         view=view,
         at_risk_t=at_risk,
         stock_t=stock_t,
@@ -416,6 +421,9 @@ def _recommend(
     open_alert_id = alert.alert_id if alert is not None and alert.status == "firing" else None
     last = state.recommendation
     frame = state.frame
+    rules = frame.rules if frame is not None else rules_for(policy, profile)
+    if last is not None and last.protocol != rules.protocol:
+        last = None  # decided under another protocol (or before they were named): re-issue
     if (
         last is not None
         and frame is not None
@@ -429,16 +437,16 @@ def _recommend(
     cooling_down = (
         alert is not None
         and alert.status == "resolved"
-        and now - alert.updated_at < policy.replenish_cooldown_days * DAY
+        and now - alert.updated_at < rules.replenish_cooldown_days * DAY
     )
     market = reading.values[3]
     # `elevated` only matters to the decision when replenishment is otherwise possible (no
     # alert, below target, no cool-down, calm market component), so it is only computed then.
     elevated = (
         open_alert_id is None
-        and stock_t < profile.target_days * daily
+        and stock_t < rules.target_days * daily
         and not cooling_down
-        and market < policy.replenish_max_market
+        and market < rules.replenish_max_market
         and prices_elevated(state, now, policy)
     )
     if last is not None:
@@ -454,15 +462,13 @@ def _recommend(
             key = stockpile.decision_key(
                 stock_t,
                 daily,
-                profile.target_days,
-                profile.floor_days,
                 reading.view.shortfall,
                 reading.at_risk_t,
                 market,
                 elevated,
                 open_alert_id,
                 cooling_down,
-                policy,
+                rules,
             )
             if frame is not None and frame.triggered and frame.view is reading.view:
                 frame.key_alert, frame.key = open_alert_id, key
@@ -471,15 +477,13 @@ def _recommend(
     decision = stockpile.decide(
         stock_t=stock_t,
         daily_t=daily,
-        target_days=profile.target_days,
-        floor_days=profile.floor_days,
         restriction_shortfall=reading.view.shortfall,
         at_risk_t=reading.at_risk_t,
         market=market,
         elevated=elevated,
         alert_id=open_alert_id,
         cooling_down=cooling_down,
-        policy=policy,
+        rules=rules,
     )
     if decision is None:
         return None
@@ -488,8 +492,8 @@ def _recommend(
         decision.action,
         decision.quantity_t,
         daily,
-        profile.floor_days,
-        profile.target_days,
+        rules.floor_days,
+        rules.target_days,
     )
     rec = RecommendationState(
         key=decision.key,
@@ -507,6 +511,8 @@ def _recommend(
         issued_at=now,
         valid_until=now + decision.valid_days * DAY,
         allocations=allocations,
+        rule=decision.rule,
+        protocol=rules.protocol,
     )
     state.recommendation = rec
     return rec

@@ -7,9 +7,10 @@ its entry exists; bounded, because tests build many policies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .policy import Policy
+from ..catalog.model import MaterialProfile
+from .policy import Policy, StockpileRules, protocol_version, stockpile_rules
 from .scoring import COMPONENT_NAMES
 from .timeutil import DAY, HOUR
 
@@ -24,6 +25,11 @@ class Derived:
     """Per current level, the lowest score that enters a higher level (inf at the top)."""
     leave_at: tuple[float, float, float, float]
     """Per current level 1..3, `Policy.leave(level)` (index 0 unused)."""
+    protocol: str
+    """`protocol_version(policy)`."""
+    rules: dict[str, tuple[MaterialProfile, StockpileRules]] = field(default_factory=dict)
+    """Per material, the profile it was resolved with and its `StockpileRules` (filled lazily:
+    resolved once per policy and material, not per event)."""
 
 
 _MEMO: dict[int, tuple[Policy, Derived]] = {}
@@ -51,9 +57,21 @@ def derived(policy: Policy) -> Derived:
             math.inf,
         ),
         leave_at=(-math.inf, policy.leave(1), policy.leave(2), policy.leave(3)),
+        protocol=protocol_version(policy),
     )
     if len(_MEMO) >= 32:
         _MEMO.clear()
     _MEMO[id(policy)] = (policy, value)
     _LAST[:] = [(policy, value)]
     return value
+
+
+def rules_for(policy: Policy, profile: MaterialProfile) -> StockpileRules:
+    """The material's resolved protocol, memoised with the policy's derived constants."""
+    memo = derived(policy).rules
+    hit = memo.get(profile.code)
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    rules = stockpile_rules(policy, profile.code, profile.floor_days, profile.target_days)
+    memo[profile.code] = (profile, rules)
+    return rules

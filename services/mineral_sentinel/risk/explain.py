@@ -15,7 +15,7 @@ from ..contracts.outputs import (
     RiskSnapshot,
     StockpileRecommendation,
 )
-from .derived import derived
+from .derived import derived, rules_for
 from .holders import floors_and_targets
 from .policy import LEVELS, Policy
 from .scoring import (
@@ -130,10 +130,11 @@ def _driver_parts(
     )
     if reading.cover is not None:
         count = len(state.holdings)
+        rules = rules_for(policy, profile)
         add(
             "stock",
-            f"cover {reading.cover:.0f} days vs target {profile.target_days:.0f} and floor "
-            f"{profile.floor_days:.0f}" + (f" ({count} holders)" if count > 1 else ""),
+            f"cover {reading.cover:.0f} days vs target {rules.target_days:.0f} and floor "
+            f"{rules.floor_days:.0f}" + (f" ({count} holders)" if count > 1 else ""),
             [h.event_id for h in state.holdings.values()],
         )
     out.sort(key=lambda item: -item[0])
@@ -187,7 +188,8 @@ def level_basis(reading: Reading, profile: MaterialProfile, policy: Policy) -> s
     """Why the evidence allows the level it allows, and whether it capped the score's level
     (the readable form of the gate `core._read` applies: scoring.severity_ceiling)."""
     view = reading.view
-    floor, target, cover = profile.floor_days, profile.target_days, reading.cover
+    rules = rules_for(policy, profile)
+    floor, target, cover = rules.floor_days, rules.target_days, reading.cover
     at_risk_days = reading.at_risk_t / reading.daily_t if reading.daily_t else 0.0
     exposure = physical_exposure(view.shortfall, at_risk_days, cover, floor, policy)
     evidence = eu_evidence(
@@ -270,20 +272,19 @@ def snapshot(
             "days_of_cover": None if reading.cover is None else round(reading.cover, 6),
             "as_of": to_datetime(state.now),
             "alert_id": alert.alert_id if alert is not None and alert.status == "firing" else None,
-            "holdings": holdings(state, reading.daily_t, profile),
+            "holdings": holdings(state, reading.daily_t, profile, policy),
         }
     )
 
 
 def holdings(
-    state: MaterialState, daily_t: float | None, profile: MaterialProfile
+    state: MaterialState, daily_t: float | None, profile: MaterialProfile, policy: Policy
 ) -> list[dict[str, Any]]:
     """The per-holder breakdown of the stock (plain data for the snapshot)."""
     if not state.holdings:
         return []
-    limits = floors_and_targets(
-        state.holdings, daily_t or 0.0, profile.floor_days, profile.target_days
-    )
+    rules = rules_for(policy, profile)
+    limits = floors_and_targets(state.holdings, daily_t or 0.0, rules.floor_days, rules.target_days)
     return [
         {
             "holder": h.holder or None,
@@ -358,4 +359,6 @@ def recommendation_model(state: MaterialState, rec: RecommendationState) -> Stoc
             )
             for holder, tonnes, before, after in rec.allocations
         ],
+        protocol=rec.protocol or None,
+        rule=rec.rule or None,  # type: ignore[arg-type]
     )

@@ -64,7 +64,7 @@ def apply_position(
         floor_t=event.floor_t,
         target_t=event.target_t,
     )
-    if len(holdings) > policy.max_holders:
+    while len(holdings) > policy.max_holders:  # the bound may have shrunk since a restart
         oldest = min(holdings.values(), key=lambda h: (h.as_of, h.holder))
         del holdings[oldest.holder]
     state.stock_t = total_stock(holdings)

@@ -41,7 +41,7 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
         state.closed_shipments[sid] = at
         if at < state.closed_oldest:
             state.closed_oldest = at
-        if len(state.closed_shipments) > policy.max_shipments:
+        while len(state.closed_shipments) > policy.max_shipments:  # the bound may shrink
             del state.closed_shipments[next(iter(state.closed_shipments))]
     else:
         shipment = state.shipments[sid] = ShipmentState(
@@ -63,7 +63,7 @@ def apply_shipment(state: MaterialState, event: ShipmentUpdated, at: float, poli
             state.shipments_oldest = at
         if status == "cancelled" and at < state.cancelled_oldest:
             state.cancelled_oldest = at
-        if len(state.shipments) > policy.max_shipments:
+        while len(state.shipments) > policy.max_shipments:
             _drop_oldest(state)
     if was_at_risk or status in AT_RISK_STATUSES:
         total = state.at_risk_t

@@ -50,7 +50,7 @@ def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: P
     series_map = state.series
     series = series_map.get(sid)
     if series is None:
-        if len(series_map) >= policy.max_series:
+        while series_map and len(series_map) >= policy.max_series:  # the bound may shrink
             _evict(state, next(iter(series_map)))
         series_map[sid] = PriceSeries(
             source=event.source,

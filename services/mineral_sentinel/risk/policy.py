@@ -7,15 +7,39 @@ germanium in 2023, and the EU method's trade factors (1.1-1.5 for real restricti
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
+from typing import Any
 
 LEVELS: tuple[str, ...] = ("normal", "watch", "warning", "critical")
 
 
 def _frozen(mapping: dict[str, float]) -> Mapping[str, float]:
     return MappingProxyType(mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialOverride:
+    """One material's own values of the deployment protocol (None: the global value).
+
+    The fields are the ones `stockpile.decide` applies per material (see `StockpileRules`)."""
+
+    shortfall_trigger: float | None = None
+    horizon_days: int | None = None
+    floor_days: float | None = None
+    target_days: float | None = None
+    price_spike_component: float | None = None
+    price_spike_tranche_days: float | None = None
+    replenish_max_market: float | None = None
+    replenish_cooldown_days: float | None = None
+    recommendation_valid_days: int | None = None
+
+
+def _no_overrides() -> Mapping[str, MaterialOverride]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +155,10 @@ class Policy:
     """Price series kept per material; the least recently updated one is evicted."""
 
     # --- stock position --------------------------------------------------------------------
-    # (target and floor days come from the catalog per material)
+    floor_days: float | None = None
+    """Floor of cover in days for every material; None: the catalog's value per material."""
+    target_days: float | None = None
+    """Target cover in days for every material; None: the catalog's value per material."""
 
     # --- stockpile policy ------------------------------------------------------------------
     shortfall_trigger: float = 0.07
@@ -158,6 +185,10 @@ class Policy:
     evidence_cap: int = 64
     drivers_cap: int = 20
 
+    # --- per-material deployment protocol (docs/policy.md) ---------------------------------
+    materials: Mapping[str, MaterialOverride] = field(default_factory=_no_overrides)
+    """Material code -> its own values of the per-material fields (`MaterialOverride`)."""
+
     def enter(self, level: int) -> float:
         """Score at or above which `level` (1..3) is entered."""
         return (0.0, self.enter_watch, self.enter_warning, self.enter_critical)[level]
@@ -168,3 +199,108 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+
+
+MATERIAL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MaterialOverride))
+"""The fields a material may override: the ones the stockpile decision applies per material."""
+
+
+@dataclass(frozen=True, slots=True)
+class StockpileRules:
+    """One material's deployment protocol, resolved to plain values (what `stockpile.decide`
+    and the severity gates on cover apply): the material's override, else the global value,
+    else (floor and target) the catalog's."""
+
+    protocol: str
+    """`protocol_version` of the policy these rules come from."""
+    shortfall_trigger: float
+    horizon_days: int
+    floor_days: float
+    target_days: float
+    price_spike_component: float
+    price_spike_tranche_days: float
+    replenish_max_market: float
+    replenish_cooldown_days: float
+    recommendation_valid_days: int
+
+
+def stockpile_rules(
+    policy: Policy, material: str, catalog_floor_days: float, catalog_target_days: float
+) -> StockpileRules:
+    """Resolve `material`'s rules (pure; the core memoises it per policy and material)."""
+    override = policy.materials.get(material)
+    values: dict[str, Any] = {}
+    for name in MATERIAL_FIELDS:
+        value = None if override is None else getattr(override, name)
+        if value is None:
+            value = getattr(policy, name)
+        values[name] = value
+    if values["floor_days"] is None:
+        values["floor_days"] = catalog_floor_days
+    if values["target_days"] is None:
+        values["target_days"] = catalog_target_days
+    return StockpileRules(protocol=protocol_version(policy), **values)
+
+
+_FLOAT_FIELDS = frozenset(
+    name
+    for name, value in ((f.name, getattr(DEFAULT_POLICY, f.name)) for f in fields(Policy))
+    if isinstance(value, float) or name in ("floor_days", "target_days")
+)
+
+
+def _number(name: str, value: Any) -> Any:
+    """Float fields as floats, so that `10` and `10.0` are the same protocol."""
+    return float(value) if name in _FLOAT_FIELDS and value is not None else value
+
+
+def canonical_policy(policy: Policy) -> dict[str, Any]:
+    """Every value of the policy as plain JSON data, defaults included (so a file that states
+    a default is the same protocol as one that leaves it out). Unset values (global floor and
+    target: the catalog's) and materials without an overridden value are left out, so the
+    document is itself a valid policy file."""
+    doc: dict[str, Any] = {}
+    for f in fields(Policy):
+        value = getattr(policy, f.name)
+        if value is None:
+            continue
+        if f.name == "materials":
+            materials: dict[str, Any] = {}
+            for code in sorted(value):
+                stated = {
+                    name: _number(name, getattr(value[code], name))
+                    for name in MATERIAL_FIELDS
+                    if getattr(value[code], name) is not None
+                }
+                if stated:
+                    materials[code] = stated
+            doc[f.name] = materials
+        elif isinstance(value, Mapping):
+            doc[f.name] = {key: float(value[key]) for key in sorted(value)}
+        else:
+            doc[f.name] = _number(f.name, value)
+    return doc
+
+
+def canonical_json(policy: Policy) -> bytes:
+    """Sorted keys, no whitespace, shortest round-trip floats: the bytes the version hashes."""
+    text = json.dumps(
+        canonical_policy(policy), sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+    return text.encode("ascii")
+
+
+_VERSIONS: dict[int, tuple[Policy, str]] = {}
+
+
+def protocol_version(policy: Policy) -> str:
+    """`sha256:` + the first 16 hex digits of the SHA-256 of `canonical_json(policy)`: the
+    version a recommendation names (memoised per policy object)."""
+    hit = _VERSIONS.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    version = "sha256:" + hashlib.sha256(canonical_json(policy)).hexdigest()[:16]
+    if len(_VERSIONS) >= 32:
+        _VERSIONS.clear()
+    _VERSIONS[id(policy)] = (policy, version)
+    return version

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..catalog.model import MaterialProfile
-from .policy import Policy
+from .policy import Policy, StockpileRules
 
 
 @dataclass(slots=True)
@@ -131,6 +131,11 @@ class RecommendationState:
     valid_until: float
     allocations: list[tuple[str, float, float, float]] = field(default_factory=list)
     """Per holder: (holder, tonnes, stock before, stock after), holders.allocate's split."""
+    rule: str = ""
+    """The stockpile rule that decided ("" in a state saved before rules were named)."""
+    protocol: str = ""
+    """Version of the protocol that decided ("" in a state saved before it was recorded): a
+    different one at the next evaluation re-issues the recommendation under the new one."""
 
 
 @dataclass(slots=True)
@@ -171,6 +176,8 @@ class Frame:
 
     profile: MaterialProfile
     policy: Policy
+    rules: StockpileRules
+    """The material's resolved protocol (a function of the policy and the profile)."""
     view: PolicyView
     at_risk_t: float
     stock_t: float | None

@@ -7,6 +7,7 @@ tests can build one per prefix. `sentinel worker risk` calls it and runs the wor
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import faust
 
@@ -17,7 +18,9 @@ from ..config import Settings
 from ..contracts.outputs import LEVEL_ORDER
 from ..contracts.routes import HealthStatus
 from ..faustkit import make_app
+from ..policyfile import load_policy
 from ..risk import Policy, open_alert
+from ..risk.policy import protocol_version
 from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import fetching, metrics
 from .agents import RiskAgents, set_material_gauges
@@ -50,8 +53,13 @@ def create_app(
 ) -> faust.App:
     settings = settings or Settings()
     catalog = catalog or load_catalog()
-    policy = policy or Policy()
-    keyring = load_keyring(settings.api_tokens, settings.api_tokens_file)  # a bad file fails here
+    policy = policy or load_policy(settings.policy_file, catalog)  # a bad file fails here
+    keyring = load_keyring(settings.api_tokens, settings.api_tokens_file)  # and here
+    logging.getLogger(__name__).info(
+        "deployment protocol %s (%s)",
+        protocol_version(policy),
+        settings.policy_file or "defaults",
+    )
     ensure_risk_topics(settings)
     app = make_app(
         APP_NAME,
