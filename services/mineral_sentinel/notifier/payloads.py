@@ -7,14 +7,16 @@ crash yields the same id and receivers can dedupe on it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
 from ..contracts.outputs import Alert, StockpileRecommendation
+from ..contracts.silences import Silence
 from ..contracts.subscriptions import EventType, Subscription
 from ..contracts.webhooks import DeliveryTask, WebhookPayload
 from .matching import event_type_of, matches
+from .silencing import Candidate, silenced_by
 
 TEST_ORDERING_KEY = "subscription.test"
 
@@ -43,8 +45,10 @@ def tasks_for(
     subscriptions: Iterable[Subscription],
     now: datetime,
     produced_at: datetime | None,
+    silences: Collection[Silence] = (),
 ) -> list[DeliveryTask]:
-    """One task per matching subscription, all with the same body bytes."""
+    """One task per matching subscription, all with the same body bytes; a task a silence
+    mutes (at the message's produce time, else `now`) names it in `silenced_by`."""
     event_type = event_type_of(message)
     severity = message.severity if isinstance(message, Alert) else None
     wanted = [s for s in subscriptions if matches(s, event_type, message.material, severity)]
@@ -53,8 +57,17 @@ def tasks_for(
     body = body_of(event_type, event_time_of(message), message.model_dump(mode="json"))
     cause = cause_of(message)
     tasks = []
+    at = produced_at or now
     for sub in wanted:
         webhook_id = webhook_id_for(sub.id, cause)
+        muted = (
+            silenced_by(
+                silences,
+                Candidate(sub.tenant, sub.id, event_type, message.material, severity, at),
+            )
+            if silences
+            else None
+        )
         tasks.append(
             DeliveryTask(
                 webhook_id=webhook_id,
@@ -65,6 +78,7 @@ def tasks_for(
                 body=body,
                 created_at=now,
                 source_produced_at=produced_at,
+                silenced_by=muted,
             )
         )
     return tasks
@@ -98,5 +112,6 @@ def replay_task(original: DeliveryTask, now: datetime) -> DeliveryTask:
             "created_at": now,
             "source_produced_at": None,
             "replay_of": original.delivery_id,
+            "silenced_by": None,  # a replay is an explicit request: it is sent
         }
     )
