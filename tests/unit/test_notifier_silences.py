@@ -272,3 +272,17 @@ def test_probes_and_recommendations() -> None:
     event: EventType = "stockpile.recommendation"
     muted = tasks_for(recommendation(), [alpha], T0, T0 + timedelta(minutes=1), [silence()])
     assert (muted[0].event_type, muted[0].silenced_by) == (event, "sil_aaaaaaaa")
+
+
+@given(st.lists(silences(), max_size=4), tenants, moments, severities)
+def test_tasks_for_mutes_exactly_as_the_decision_says(
+    found: list[Silence], tenant: str, produced: datetime, severity: Severity | None
+) -> None:
+    subscriber = sub("sub_aaaaaaaa", tenant=tenant, min_severity="watch")
+    message = alert(severity=severity or "watch")
+    [task] = tasks_for(message, [subscriber], T0, produced, found)
+    expected = silenced_by(
+        found,
+        Candidate(tenant, "sub_aaaaaaaa", "alert.firing", "gallium", severity or "watch", produced),
+    )
+    assert task.silenced_by == expected

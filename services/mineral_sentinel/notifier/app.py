@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
                 runtime.subscriptions.all(),
                 datetime.now(UTC),
                 produced_at,
-                runtime.silences.all(),
+                runtime.silences.items.values(),
             )
             await runtime.enqueue(tasks)
             for task in tasks:

@@ -7,7 +7,7 @@ crash yields the same id and receivers can dedupe on it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +45,7 @@ def tasks_for(
     subscriptions: Iterable[Subscription],
     now: datetime,
     produced_at: datetime | None,
-    silences: Collection[Silence] = (),
+    silences: Iterable[Silence] = (),
 ) -> list[DeliveryTask]:
     """One task per matching subscription, all with the same body bytes; a task a silence
     mutes (at the message's produce time, else `now`) names it in `silenced_by`."""
@@ -58,14 +58,20 @@ def tasks_for(
     cause = cause_of(message)
     tasks = []
     at = produced_at or now
+    # Only the silences active at `at` can match; grouped by tenant once per message.
+    by_tenant: dict[str, list[Silence]] = {}
+    for silence in silences:
+        if silence.starts_at <= at < silence.ends_at:
+            by_tenant.setdefault(silence.tenant, []).append(silence)
     for sub in wanted:
         webhook_id = webhook_id_for(sub.id, cause)
+        candidates = by_tenant.get(sub.tenant)
         muted = (
             silenced_by(
-                silences,
+                candidates,
                 Candidate(sub.tenant, sub.id, event_type, message.material, severity, at),
             )
-            if silences
+            if candidates
             else None
         )
         tasks.append(
