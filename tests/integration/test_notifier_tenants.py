@@ -3,8 +3,8 @@
 One worker with a token file of two tenants (and the harness's plain admin token). While it
 starts, every /v1 answer is 503 with Retry-After and an ApiError body (never a 500). Then every
 route of contracts/routes.py is walked: no or an unknown token is 401, a token lacking the
-route's scope 403, the other tenant's subscription 404 on every route that names one; lists and
-creation are confined to the caller's tenant; the admin sees all.
+route's scope 403, the other tenant's subscription or silence 404 on every route that names
+one; lists and creation are confined to the caller's tenant; the admin sees all.
 """
 
 from __future__ import annotations
