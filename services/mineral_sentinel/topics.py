@@ -89,6 +89,13 @@ SUBSCRIPTIONS = TopicSpec(
     "Subscription",
     "Webhook subscriptions (tombstone = deleted).",
 )
+SILENCES = TopicSpec(
+    "sentinel.silences.v1",
+    "silence id",
+    "compact",
+    "Silence",
+    "Silences muting webhook deliveries (expired ones stay; tombstone = a pending one deleted).",
+)
 DELIVERIES = TopicSpec(
     "sentinel.deliveries.v1",
     "subscription id",
@@ -99,5 +106,5 @@ DELIVERIES = TopicSpec(
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (PRICES, SHIPMENTS, EXPORT_CONTROLS, STOCKPILE_POSITIONS)
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (RISK, ALERTS, RECOMMENDATIONS, DEAD_LETTER)
-NOTIFIER_TOPICS: tuple[TopicSpec, ...] = (SUBSCRIPTIONS, DELIVERIES)
+NOTIFIER_TOPICS: tuple[TopicSpec, ...] = (SUBSCRIPTIONS, SILENCES, DELIVERIES)
 ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + OUTPUT_TOPICS + NOTIFIER_TOPICS

@@ -3,8 +3,8 @@
 One worker with a token file of two tenants (and the harness's plain admin token). While it
 starts, every /v1 answer is 503 with Retry-After and an ApiError body (never a 500). Then every
 route of contracts/routes.py is walked: no or an unknown token is 401, a token lacking the
-route's scope 403, the other tenant's subscription 404 on every route that names one; lists and
-creation are confined to the caller's tenant; the admin sees all.
+route's scope 403, the other tenant's subscription or silence 404 on every route that names
+one; lists and creation are confined to the caller's tenant; the admin sees all.
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ BETA = "beta-token-rw"
 BETA_READ = "beta-token-ro"
 BETA_RISK = "beta-token-risk"
 GRANTS = {
-    ALPHA: TokenGrant(tenant="alpha", scopes=["subscriptions:read", "subscriptions:write"]),
-    BETA: TokenGrant(tenant="beta", scopes=["subscriptions:read", "subscriptions:write"]),
+    ALPHA: TokenGrant(
+        tenant="alpha", scopes=["subscriptions:read", "subscriptions:write", "silences:write"]
+    ),
+    BETA: TokenGrant(
+        tenant="beta", scopes=["subscriptions:read", "subscriptions:write", "silences:write"]
+    ),
     BETA_READ: TokenGrant(tenant="beta", scopes=["subscriptions:read"]),
     BETA_RISK: TokenGrant(tenant="beta", scopes=["risk:read", "events:write"]),
 }
 V1_ROUTES = tuple(r for r in routes_of("notifier") if r.auth)
+COLLECTIONS = ("/v1/subscriptions", "/v1/silences")
+"""Paths naming no object (list and create)."""
+MISSING = {"sub_id": "sub_doesnotexist00", "silence_id": "sil_doesnotexist00"}
 SINCE = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/subscriptions/{sub_id}"): {"description": "changed"},
@@ -148,14 +155,29 @@ async def _create(started: Started, token: str, url: str, **fields: Any) -> dict
     return body
 
 
-def _path(route: Route, sub_id: str) -> str:
-    return route.path.replace("{sub_id}", sub_id)
+async def _silence(started: Started, token: str) -> dict[str, Any]:
+    ends_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    body = {"ends_at": ends_at, "comment": "walk", "created_by": "tests"}
+    async with started.notifier.client(token=token) as client:
+        response = await client.post("/v1/silences", json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
-async def _call(started: Started, token: str | None, route: Route, sub_id: str) -> httpx.Response:
+def _path(route: Route, ids: dict[str, str]) -> str:
+    path = route.path
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+async def _call(
+    started: Started, token: str | None, route: Route, ids: dict[str, str]
+) -> httpx.Response:
     body = BODIES.get((route.method, route.path))
     async with started.notifier.client(token=token) as client:
-        return await client.request(route.method, _path(route, sub_id), json=body)
+        return await client.request(route.method, _path(route, ids), json=body)
 
 
 async def test_walk_every_route_with_no_token_an_unknown_one_and_one_lacking_the_scope(
@@ -164,23 +186,24 @@ async def test_walk_every_route_with_no_token_an_unknown_one_and_one_lacking_the
     needs_body = {
         (r.method, r.path)
         for r in V1_ROUTES
-        if r.request_model is not None and r.path != "/v1/subscriptions"
+        if r.request_model is not None and r.path not in COLLECTIONS
     }
     assert needs_body == set(BODIES), "every route with a request body needs one in BODIES"
     own = await _create(started, ALPHA, receiver.url)
+    ids = {"sub_id": own["id"], "silence_id": (await _silence(started, ALPHA))["id"]}
     for route in V1_ROUTES:
         for token, error in ((None, None), ("no-such-token", "invalid_token")):
-            response = await _call(started, token, route, own["id"])
+            response = await _call(started, token, route, ids)
             assert response.status_code == 401, (route.method, route.path, response.text)
             challenge = response.headers["WWW-Authenticate"]
             assert challenge.startswith('Bearer realm="sentinel"')
             assert error is None or f'error="{error}"' in challenge
             assert ApiError.model_validate(response.json()).status == 401
-        response = await _call(started, BETA_RISK, route, own["id"])
+        response = await _call(started, BETA_RISK, route, ids)
         assert response.status_code == 403, (route.method, route.path, response.text)
         assert f'scope="{route.scope}"' in response.headers["WWW-Authenticate"]
-        if route.scope == "subscriptions:write":
-            response = await _call(started, BETA_READ, route, own["id"])
+        if route.scope in ("subscriptions:write", "silences:write"):
+            response = await _call(started, BETA_READ, route, ids)
             assert response.status_code == 403, (route.method, route.path)
 
 
@@ -188,23 +211,28 @@ async def test_walk_every_route_naming_a_subscription_with_the_other_tenants_tok
     started: Started, receiver: Receiver
 ) -> None:
     alpha = await _create(started, ALPHA, receiver.url, description="alpha's")
-    with_id = [r for r in V1_ROUTES if "{sub_id}" in r.path]
-    assert len(with_id) == len(V1_ROUTES) - 2, "every route but list and create names an id"
+    ids = {"sub_id": alpha["id"], "silence_id": (await _silence(started, ALPHA))["id"]}
+    with_id = [r for r in V1_ROUTES if r.path not in COLLECTIONS]
+    assert all("{" in r.path for r in with_id), "every route but list and create names an id"
+    assert len(with_id) == len(V1_ROUTES) - 2 * len(COLLECTIONS)
     for route in with_id:
-        response = await _call(started, BETA, route, alpha["id"])
+        response = await _call(started, BETA, route, ids)
         assert response.status_code == 404, (route.method, route.path, response.text)
         error = ApiError.model_validate(response.json())
-        missing = await _call(started, BETA, route, "sub_doesnotexist00")
+        missing = await _call(started, BETA, route, MISSING)
         assert missing.status_code == 404
-        assert error.message == missing.json()["message"].replace(
-            "sub_doesnotexist00", alpha["id"]
-        ), "another tenant's id is answered exactly like a missing one"
+        expected = missing.json()["message"]
+        for name, value in MISSING.items():
+            expected = expected.replace(value, ids[name])
+        assert error.message == expected, "another tenant's id is answered like a missing one"
     # Nothing of alpha's changed, and alpha's own token still reaches every route.
     for route in sorted(with_id, key=lambda r: r.method == "DELETE"):
-        response = await _call(started, ALPHA, route, alpha["id"])
+        response = await _call(started, ALPHA, route, ids)
         assert response.status_code in (200, 202, 204), (route.method, route.path, response.text)
     async with started.notifier.client(token=ALPHA) as client:
         assert (await client.get(f"/v1/subscriptions/{alpha['id']}")).status_code == 404
+        expired = await client.get(f"/v1/silences/{ids['silence_id']}")
+        assert expired.status_code == 200 and expired.json()["state"] == "expired"
 
 
 async def test_lists_and_creation_are_confined_to_the_tenant_admin_sees_all(

@@ -117,10 +117,12 @@ def test_notifier_readiness_goes_degraded_when_a_follower_dies() -> None:
         runtime = NotifierRuntime(Settings())
         assert runtime.readiness() == ("starting", "runtime starting") and not runtime.ready
         subscriptions, _ = _follower([])
+        silences, _ = _follower([])
         history, history_consumer = _follower([])
-        for follower in (subscriptions, history):
+        for follower in (subscriptions, silences, history):
             follower.caught_up.set()
         runtime._store = type("Store", (), {"follower": subscriptions})()  # type: ignore[assignment]
+        runtime._silences = type("Silences", (), {"follower": silences})()  # type: ignore[assignment]
         runtime._history = type("History", (), {"follower": history})()  # type: ignore[assignment]
         runtime._executor = _Executor()  # type: ignore[assignment]
         runtime.started.set()

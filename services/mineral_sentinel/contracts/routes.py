@@ -167,7 +167,7 @@ def _risk_api() -> tuple[Route, ...]:
             response_model=MaterialSummary,
             response_is_list=True,
             query_params=(scope,),
-            status_codes=((200, "OK"), *auth, NOT_READY),
+            status_codes=((200, "OK"), *auth, (422, "Bad query parameter"), NOT_READY),
             scope="risk:read",
             description="Gathered from every worker of the group.",
         ),
@@ -225,7 +225,7 @@ def _notifier_api() -> tuple[Route, ...]:
         SubscriptionOut,
         SubscriptionPatch,
     )
-    from .webhooks import DeliveryOut
+    from .webhooks import DELIVERY_STATUSES, DeliveryOut
 
     auth = AUTH_STATUSES
     unknown = (404, "Unknown subscription id, or one of another tenant")
@@ -327,7 +327,7 @@ def _notifier_api() -> tuple[Route, ...]:
             query_params=(
                 QueryParam(
                     "status",
-                    enum=("pending", "retrying", "succeeded", "failed", "disabled"),
+                    enum=DELIVERY_STATUSES,
                     description="only deliveries in this status",
                 ),
             ),
@@ -359,6 +359,81 @@ def _notifier_api() -> tuple[Route, ...]:
             response_model=SubscriptionOut,
             status_codes=((200, "OK"), *auth, unknown, NOT_READY),
             scope="subscriptions:write",
+        ),
+        *_silence_routes(),
+    )
+
+
+def _silence_routes() -> tuple[Route, ...]:
+    from .silences import MAX_SILENCE, SILENCE_STATES, SilenceCreate, SilenceOut
+
+    auth = AUTH_STATUSES
+    unknown = (404, "Unknown silence id, or one of another tenant")
+    one = "/v1/silences/{silence_id}"
+    reading = (
+        "Needs `subscriptions:read` (what is muted is part of what a tenant receives); "
+        "a tenant sees its own silences, an admin every tenant's."
+    )
+    return (
+        Route(
+            "notifier",
+            "POST",
+            "/v1/silences",
+            "Silence the deliveries of the token's tenant that match, for a time window.",
+            request_model=SilenceCreate,
+            response_model=SilenceOut,
+            status_codes=(
+                (201, "Created"),
+                *auth,
+                (422, "Invalid body, window or subscription id"),
+                NOT_READY,
+            ),
+            scope="silences:write",
+            description="A delivery whose source message was produced in [starts_at, ends_at) "
+            "to a subscription of the tenant, matching every matcher given (an empty list "
+            "matches all), is recorded in the delivery log as `silenced` and not sent; once "
+            "the silence ends later messages flow again, and replay re-sends muted ones on "
+            "request. `ends_at` must be after `starts_at` (default: now) and in the future, "
+            f"at most {MAX_SILENCE.days} days later; `subscription_ids` must be the tenant's. "
+            "Only an admin token may name another `tenant` (else 403). Every worker applies "
+            "a silence once it has read it from the silences topic (within about a second).",
+        ),
+        Route(
+            "notifier",
+            "GET",
+            "/v1/silences",
+            "The silences the token may see, with their state now.",
+            response_model=SilenceOut,
+            response_is_list=True,
+            query_params=(
+                QueryParam("state", enum=SILENCE_STATES, description="only silences in it"),
+            ),
+            status_codes=((200, "OK"), *auth, (422, "Bad filter"), NOT_READY),
+            scope="subscriptions:read",
+            description=reading,
+        ),
+        Route(
+            "notifier",
+            "GET",
+            one,
+            "One silence.",
+            response_model=SilenceOut,
+            status_codes=((200, "OK"), *auth, unknown, NOT_READY),
+            scope="subscriptions:read",
+            description=reading,
+        ),
+        Route(
+            "notifier",
+            "DELETE",
+            one,
+            "End a silence now (an active one expires and stays listed; a pending one goes).",
+            status_codes=(
+                (204, "Expired or removed (also when already expired)"),
+                *auth,
+                unknown,
+                NOT_READY,
+            ),
+            scope="silences:write",
         ),
     )
 

@@ -1,21 +1,23 @@
 """Webhook payloads and the delivery log (`sentinel.deliveries.v1`, key = subscription id).
 
 The delivery log is event-sourced: a `task` record is written before any HTTP attempt (so a crash
-loses nothing), every attempt appends an `attempt` record with its outcome and the next due time,
+loses nothing; a message muted by a silence is a task record marked `silenced_by`, final at
+once), every attempt appends an `attempt` record with its outcome and the next due time,
 and folding the log gives each delivery's state -- after a kill -9 as well as for the API.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, RootModel
 
 from .common import OutputMessage, Timestamp
 from .subscriptions import EventType, SubscriptionId
 
-DeliveryStatus = Literal["pending", "retrying", "succeeded", "failed", "disabled"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "disabled"})
+DeliveryStatus = Literal["pending", "retrying", "succeeded", "failed", "disabled", "silenced"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "disabled", "silenced"})
 WebhookId = Annotated[str, Field(pattern=r"^msg_[A-Za-z0-9_]{8,100}$")]
 
 
@@ -44,6 +46,11 @@ class DeliveryTask(OutputMessage):
     )
     replay_of: str | None = Field(None, description="set when re-queued by /replay")
     delivery_id: Annotated[str, Field(min_length=1, max_length=200)]
+    silenced_by: str | None = Field(
+        None,
+        description="the silence that muted this message: the delivery is final as `silenced` "
+        "from its task record on, never attempted",
+    )
 
 
 class DeliveryAttempt(OutputMessage):
@@ -88,4 +95,5 @@ class DeliveryOut(OutputMessage):
     created_at: Timestamp
     next_attempt_at: Timestamp | None
     replay_of: str | None
+    silenced_by: str | None = Field(None, description="the silence that muted it, if any")
     attempts: list[AttemptOut]

@@ -20,6 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from ..auth import Keyring, Principal
 from ..contracts.routes import HttpMethod, route_for
+from ..contracts.silences import (
+    Silence,
+    SilenceCreate,
+    SilenceOut,
+    window_problem,
+)
 from ..contracts.subscriptions import (
     Queued,
     ReplayRequest,
@@ -39,6 +45,7 @@ from .transport import SsrfRefused
 
 M = TypeVar("M", bound=BaseModel)
 ONE = "/v1/subscriptions/{sub_id}"
+ONE_SILENCE = "/v1/silences/{silence_id}"
 
 
 def _now() -> datetime:
@@ -79,6 +86,13 @@ def register_api(
         if sub is None or not principal.sees(sub.tenant):
             return json_error(view, 404, f"no subscription {sub_id!r}")
         return sub
+
+    def lookup_silence(view: View, principal: Principal, silence_id: str) -> Silence | Response:
+        """The silence if the caller may see it; another tenant's is 404 like a missing one."""
+        silence = runtime.silences.get(silence_id)
+        if silence is None or not principal.sees(silence.tenant):
+            return json_error(view, 404, f"no silence {silence_id!r}")
+        return silence
 
     def out(view: View, body: Any, status: int = 200) -> Response:
         response: Response = view.json(body, status=status)
@@ -229,3 +243,82 @@ def register_api(
             )
             await runtime.subscriptions.put(enabled)
             return out(self, SubscriptionOut.of(enabled).model_dump(mode="json"))
+
+    @app.page("/v1/silences", name="notifier_silences")
+    class Silences(ApiView):
+        @auth("POST", "/v1/silences")
+        async def post(self, request: Request, principal: Principal) -> Response:
+            body = await parse(self, request, SilenceCreate)
+            if not isinstance(body, SilenceCreate):
+                return body
+            tenant = body.tenant or principal.tenant
+            if not principal.sees(tenant):
+                message = "only an admin token may silence another tenant's deliveries"
+                return json_error(self, 403, message)
+            now = clock()
+            starts_at = body.starts_at or now
+            problem = window_problem(starts_at, body.ends_at, now)
+            if problem is not None:
+                field = {"field": "ends_at", "message": problem, "type": "value_error"}
+                return json_error(self, 422, "invalid silence window", [field])
+            unknown = [
+                {
+                    "field": f"matchers.subscription_ids.{index}",
+                    "message": f"no subscription {sub_id!r} of tenant {tenant!r}",
+                    "type": "unknown_subscription",
+                }
+                for index, sub_id in enumerate(body.matchers.subscription_ids)
+                if (sub := runtime.subscriptions.get(sub_id)) is None or sub.tenant != tenant
+            ]
+            if unknown:
+                return json_error(self, 422, "unknown subscription in matchers", unknown)
+            silence = Silence(
+                id=f"sil_{random_source.token_hex(12)}",
+                tenant=tenant,
+                matchers=body.matchers,
+                starts_at=starts_at,
+                ends_at=body.ends_at,
+                comment=body.comment,
+                created_by=body.created_by,
+                created_at=now,
+                updated_at=now,
+            )
+            await runtime.silences.put(silence)
+            return out(self, SilenceOut.of(silence, now).model_dump(mode="json"), 201)
+
+        @auth("GET", "/v1/silences")
+        async def get(self, request: Request, principal: Principal) -> Response:
+            now = clock()
+            state = request.query.get("state")  # checked against the route's enum
+            shown = [
+                SilenceOut.of(s, now)
+                for s in runtime.silences.all()
+                if principal.sees(s.tenant) and (state is None or s.state_at(now) == state)
+            ]
+            return out(self, [s.model_dump(mode="json") for s in shown])
+
+    @app.page("/v1/silences/{silence_id}", name="notifier_silence")
+    class OneSilence(ApiView):
+        @auth("GET", ONE_SILENCE)
+        async def get(self, request: Request, principal: Principal, silence_id: str) -> Response:
+            silence = lookup_silence(self, principal, silence_id)
+            if not isinstance(silence, Silence):
+                return silence
+            return out(self, SilenceOut.of(silence, clock()).model_dump(mode="json"))
+
+        @auth("DELETE", ONE_SILENCE)
+        async def delete(self, request: Request, principal: Principal, silence_id: str) -> Response:
+            silence = lookup_silence(self, principal, silence_id)
+            if not isinstance(silence, Silence):
+                return silence
+            now = clock()
+            state = silence.state_at(now)
+            if state == "pending":
+                await runtime.silences.delete(silence_id)  # it never muted anything
+            elif state == "active":
+                # Expire, keep the record: a message of its window read again after a crash
+                # is muted the same way, and the log says when it ended.
+                expired = silence.model_copy(update={"ends_at": now, "updated_at": now})
+                await runtime.silences.put(expired)
+            response: Response = self.bytes(b"", status=204)
+            return response

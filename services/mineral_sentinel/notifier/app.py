@@ -23,7 +23,7 @@ from ..contracts.outputs import Alert, StockpileRecommendation
 from ..faustkit import make_app
 from ..ingest import Rejected
 from ..kafka_admin import ensure_configured_topics
-from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SUBSCRIPTIONS
+from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SILENCES, SUBSCRIPTIONS
 from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import metrics
 from .api import register_api
@@ -45,7 +45,8 @@ def _create_topics(settings: Settings) -> None:
     try:
         loop.run_until_complete(
             ensure_configured_topics(
-                settings, [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, DELIVERIES]
+                settings,
+                [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, SILENCES, DELIVERIES],
             )
         )
     finally:
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     async def fan_out(stream: faust.StreamT[Any]) -> None:
         await runtime.started.wait()
         await runtime.subscriptions.follower.caught_up.wait()
+        await runtime.silences.follower.caught_up.wait()
         async for event in stream.events():
             topic_name = logical[event.message.topic]
             value = event.value
@@ -118,8 +120,17 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
                 continue
             metrics.EVENTS_CONSUMED.labels(topic_name, message.type).inc()
             produced_at = datetime.fromtimestamp(event.message.timestamp, UTC)
-            tasks = tasks_for(message, runtime.subscriptions.all(), datetime.now(UTC), produced_at)
+            tasks = tasks_for(
+                message,
+                runtime.subscriptions.all(),
+                datetime.now(UTC),
+                produced_at,
+                runtime.silences.items.values(),
+            )
             await runtime.enqueue(tasks)
+            for task in tasks:
+                if task.silenced_by is not None:
+                    metrics.SILENCED.labels(task.event_type).inc()
 
     def subscription_gauge(enabled: bool) -> float:
         return float(runtime.subscriptions.count(enabled)) if runtime.started.is_set() else 0.0

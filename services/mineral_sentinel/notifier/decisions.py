@@ -135,6 +135,7 @@ class DeliveryState:
             created_at=self.task.created_at,
             next_attempt_at=self.next_attempt_at,
             replay_of=self.task.replay_of,
+            silenced_by=self.task.silenced_by,
             attempts=[
                 AttemptOut(
                     attempt=a.attempt,
@@ -172,6 +173,8 @@ class DeliveryBook:
             if existing is not None:
                 return existing
             state = DeliveryState(task=record, offset=offset)
+            if record.silenced_by is not None:
+                state.status = "silenced"  # muted when fanned out: final, never attempted
             deliveries[record.delivery_id] = state
             return state
         self.failing_since[record.subscription_id] = record.failing_since

@@ -196,7 +196,12 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.partition_of[record.subscription_id] = partition
         known = self.book.get(record.subscription_id, record.delivery_id)
         state = self._apply(record, offset)
-        if isinstance(record, DeliveryTask) and known is None and state is not None:
+        if (
+            isinstance(record, DeliveryTask)
+            and known is None
+            and state is not None
+            and not state.terminal  # e.g. silenced: final from its task record on
+        ):
             self._enqueue(state)
 
     def _apply(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from .. import __version__
+from ..contracts.silences import SILENCED_EVENT_TYPES
 
 DELIVERIES = Counter(
     "sentinel_webhook_deliveries",
@@ -23,6 +24,13 @@ ATTEMPT_DURATION = Histogram(
     "Duration of one webhook HTTP attempt",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
 )
+SILENCED = Counter(
+    "sentinel_notifier_silenced",
+    "Deliveries muted by a silence (recorded as `silenced`, not sent)",
+    ["event_type"],
+)
+for _event_type in SILENCED_EVENT_TYPES:
+    SILENCED.labels(_event_type)
 PENDING = Gauge("sentinel_webhook_pending_deliveries", "Deliveries not yet final on this worker")
 RETRYING = Gauge(
     "sentinel_webhook_retrying_deliveries", "Pending deliveries with at least one failed attempt"

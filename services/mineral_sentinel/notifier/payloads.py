@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from ..contracts.outputs import Alert, StockpileRecommendation
+from ..contracts.silences import Silence
 from ..contracts.subscriptions import EventType, Subscription
 from ..contracts.webhooks import DeliveryTask, WebhookPayload
 from .matching import event_type_of, matches
+from .silencing import Candidate, silenced_by
 
 TEST_ORDERING_KEY = "subscription.test"
 
@@ -43,8 +45,10 @@ def tasks_for(
     subscriptions: Iterable[Subscription],
     now: datetime,
     produced_at: datetime | None,
+    silences: Iterable[Silence] = (),
 ) -> list[DeliveryTask]:
-    """One task per matching subscription, all with the same body bytes."""
+    """One task per matching subscription, all with the same body bytes; a task a silence
+    mutes (at the message's produce time, else `now`) names it in `silenced_by`."""
     event_type = event_type_of(message)
     severity = message.severity if isinstance(message, Alert) else None
     wanted = [s for s in subscriptions if matches(s, event_type, message.material, severity)]
@@ -53,8 +57,23 @@ def tasks_for(
     body = body_of(event_type, event_time_of(message), message.model_dump(mode="json"))
     cause = cause_of(message)
     tasks = []
+    at = produced_at or now
+    # Only the silences active at `at` can match; grouped by tenant once per message.
+    by_tenant: dict[str, list[Silence]] = {}
+    for silence in silences:
+        if silence.starts_at <= at < silence.ends_at:
+            by_tenant.setdefault(silence.tenant, []).append(silence)
     for sub in wanted:
         webhook_id = webhook_id_for(sub.id, cause)
+        candidates = by_tenant.get(sub.tenant)
+        muted = (
+            silenced_by(
+                candidates,
+                Candidate(sub.tenant, sub.id, event_type, message.material, severity, at),
+            )
+            if candidates
+            else None
+        )
         tasks.append(
             DeliveryTask(
                 webhook_id=webhook_id,
@@ -65,6 +84,7 @@ def tasks_for(
                 body=body,
                 created_at=now,
                 source_produced_at=produced_at,
+                silenced_by=muted,
             )
         )
     return tasks
@@ -98,5 +118,6 @@ def replay_task(original: DeliveryTask, now: datetime) -> DeliveryTask:
             "created_at": now,
             "source_produced_at": None,
             "replay_of": original.delivery_id,
+            "silenced_by": None,  # a replay is an explicit request: it is sent
         }
     )

@@ -12,11 +12,11 @@ from aiokafka import AIOKafkaProducer
 from ..config import Settings
 from ..contracts.routes import HealthStatus
 from ..contracts.webhooks import DeliveryTask
-from ..topics import DEAD_LETTER, DELIVERIES, SUBSCRIPTIONS
+from ..topics import DEAD_LETTER, DELIVERIES, SILENCES, SUBSCRIPTIONS
 from .executor import Executor
 from .history import DeliveryHistory
 from .retry import RetryPolicy
-from .store import SubscriptionStore
+from .store import SilenceStore, SubscriptionStore
 from .transport import Resolver, UrlGuard, make_client, system_resolver
 
 GROUP_SUFFIX = "sentinel-notifier-deliveries"
@@ -33,6 +33,7 @@ class NotifierRuntime:
         self._producer: AIOKafkaProducer | None = None
         self._client: httpx.AsyncClient | None = None
         self._store: SubscriptionStore | None = None
+        self._silences: SilenceStore | None = None
         self._history: DeliveryHistory | None = None
         self._executor: Executor | None = None
 
@@ -47,6 +48,11 @@ class NotifierRuntime:
         return self._store
 
     @property
+    def silences(self) -> SilenceStore:
+        assert self._silences is not None, "runtime not started"
+        return self._silences
+
+    @property
     def history(self) -> DeliveryHistory:
         assert self._history is not None, "runtime not started"
         return self._history
@@ -57,9 +63,14 @@ class NotifierRuntime:
 
     def readiness(self) -> tuple[HealthStatus, str]:
         """("ok", "") once every part the API and the deliveries need is up; else why not."""
-        if not self.started.is_set() or self._store is None or self._history is None:
+        if (
+            not self.started.is_set()
+            or self._store is None
+            or self._silences is None
+            or self._history is None
+        ):
             return "starting", "runtime starting"
-        followers = (self._store.follower, self._history.follower)
+        followers = (self._store.follower, self._silences.follower, self._history.follower)
         for follower in followers:
             if follower.failure is not None:
                 return "degraded", str(follower.failure)
@@ -79,10 +90,14 @@ class NotifierRuntime:
         self._store = SubscriptionStore(
             s.kafka_bootstrap, SUBSCRIPTIONS.full_name(s.topic_prefix), self._producer
         )
+        self._silences = SilenceStore(
+            s.kafka_bootstrap, SILENCES.full_name(s.topic_prefix), self._producer
+        )
         self._history = DeliveryHistory(
             s.kafka_bootstrap, self.deliveries_topic, self._producer.partitions_for
         )
         await self._store.follower.start()
+        await self._silences.follower.start()
         await self._history.follower.start()
         self._client = make_client(self.guard, s.webhook_timeout_s, s.webhook_http_engine)
         self._executor = Executor(
@@ -109,6 +124,7 @@ class NotifierRuntime:
         for closer in (
             self._executor.stop if self._executor else None,
             self._store.follower.stop if self._store else None,
+            self._silences.follower.stop if self._silences else None,
             self._history.follower.stop if self._history else None,
             self._client.aclose if self._client else None,
             self._producer.stop if self._producer else None,
