@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,12 +14,24 @@ from pathlib import Path
 
 from .polling import wait_until
 
+LISTEN_PORTS = range(20_000, 29_000)
+"""Below Linux's ephemeral range (32768-60999): a port the OS hands out at random can be taken
+as the source port of any outgoing connection (a Kafka client's) between the test choosing it
+and the worker binding it; one from here cannot. The test broker uses 29092-29093 and the
+outage test 29392."""
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on now, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
 @dataclass

@@ -7,8 +7,7 @@ final risk snapshots are compared with `sentinel backtest` of the same file:
 (b) topic by topic, all prices then all shipments and so on, before the worker starts (Java's
     murmur2 partitioner);
 (c) as (a) without keys, the worker killed -9 mid-way and restarted on its local state;
-(d) as (a) with two workers, one stopped gracefully mid-way: marked xfail, an open defect (about
-    once in 20 runs the survivor misses a few envelopes), run so that it stays visible.
+(d) as (a) with two workers, one stopped gracefully mid-way.
 (a) and (b) must match exactly; (c) and (d) may repeat an output, byte-identical (at least once).
 """
 
@@ -167,14 +166,6 @@ async def test_c_kill_9_mid_way_then_restart(
     print(f"{scenario}: byte-identical re-emissions after kill -9: {duplicates}")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open defect: about once in 20 runs the survivor never applies a few envelopes of a"
-        " partition it kept across the rebalance, written while the rebalance was under way."
-        " Reported, not hidden: see docs/architecture.md"
-    ),
-    strict=False,
-)
 @pytest.mark.parametrize("scenario", SCENARIO_FILES)
 async def test_d_two_workers_one_stopped_mid_way(
     scenario: str,

@@ -20,6 +20,7 @@ scales by partitions and workers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
 from ..catalog.model import Catalog
@@ -39,6 +42,7 @@ from ..risk.ordering import OrderKey
 from ..topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, RECOMMENDATIONS, RISK
 from . import faust_adapter, metrics
 from .acks import HeldEnvelope, InOrderRelease
+from .continuity import Continuity, Verdict
 from .envelope import Forwarded, decode
 from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
@@ -107,6 +111,7 @@ class RiskAgents:
         self.merges: dict[int, MergeState[Pending]] = {}
         self._sizes_seen: dict[int, tuple[tuple[str, int], ...]] = {}
         self.releases = InOrderRelease()
+        self.continuity = Continuity()
         self.waiting: dict[int, dict[tuple[str, str], list[HeldEnvelope]]] = {}
         """(material, input coordinate) of each record buffered in a partition's merge -> the
         envelopes holding it (the one it came in, and copies read again meanwhile)."""
@@ -154,7 +159,8 @@ class RiskAgents:
         """Forget the merges of partitions another worker folds now (it reads their
         unacknowledged envelopes again). The merges of partitions kept across the rebalance
         stay: faust revokes every partition at a rebalance but does not always deliver a kept
-        partition's unacknowledged envelopes again, so their records must not be dropped."""
+        partition's unacknowledged envelopes again, so their records must not be dropped.
+        Every assigned partition is expected to start at its committed offset (`continuity`)."""
         topic = self.by_material.get_topic_name()
         mine = {tp.partition for tp in assigned if tp.topic == topic}
         for partition in list(self.merges):
@@ -164,6 +170,31 @@ class RiskAgents:
                 self.waiting.pop(partition, None)
                 self.releases.forget(partition)
                 metrics.MERGE_BUFFERED.labels(str(partition)).set(0)
+        committed = await self._committed_offsets(topic, mine)
+        for partition in range(self.settings.topic_partitions):
+            if partition in mine:
+                self.continuity.expect(partition, committed.get(partition))
+            else:
+                self.continuity.forget(partition)
+
+    async def _committed_offsets(self, topic: str, partitions: set[int]) -> dict[int, int | None]:
+        """The fold group's committed offsets (0 where nothing was committed: faust reads from
+        the earliest); empty if the broker cannot say now (the first envelope read is taken)."""
+        if not partitions:
+            return {}
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            answer = await admin.list_consumer_group_offsets(
+                self.app.conf.id, partitions=[TopicPartition(topic, p) for p in partitions]
+            )
+        except Exception as error:  # a broker hiccup must not fail the rebalance
+            log.warning("committed offsets of the fold unknown (%s): not checking for holes", error)
+            return {}
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        return {tp.partition: max(0, meta.offset) for tp, meta in answer.items()}
 
     # ---- the stateful fold ----------------------------------------------------------------------
 
@@ -184,6 +215,8 @@ class RiskAgents:
         for event in events:
             message = event.message
             partition = message.partition
+            if not await self._in_order(event):
+                continue
             read.add(partition)
             self.positions[message.tp] = message.offset + 1
             faust_adapter.hold(event)
@@ -238,6 +271,37 @@ class RiskAgents:
         for partition in read:
             for held in self.releases.releasable(partition):
                 faust_adapter.release_later(held.event, consumer)
+
+    async def _in_order(self, event: Any) -> bool:
+        """Whether to fold this envelope now; an envelope past a hole is set aside (held for
+        good: the copy read after the seek is the one acknowledged) while the hole is read."""
+        message = event.message
+        expected = self.continuity.expected(message.partition)
+        verdict = self.continuity.check(message.partition, message.offset)
+        if verdict is Verdict.APPLY:
+            return True
+        if verdict is Verdict.ACCEPT_HOLE:
+            missing = message.offset - (expected or message.offset)
+            metrics.SKIPPED_ENVELOPES.inc(missing)
+            log.error(
+                "%s: offsets %s-%s never arrived after re-reads; going on without them",
+                message.tp,
+                expected,
+                message.offset - 1,
+            )
+            return True
+        faust_adapter.hold(event)
+        if verdict is Verdict.SEEK and expected is not None:
+            metrics.REREAD_HOLES.inc()
+            log.warning(
+                "%s: envelope %s read before %s; reading from %s again",
+                message.tp,
+                message.offset,
+                expected,
+                expected,
+            )
+            await self.app.consumer.seek(message.tp, expected)
+        return False
 
     async def _apply_released(
         self, released: list[tuple[int, tuple[OrderKey, Pending]]], touched: dict[int, Any]

@@ -77,6 +77,14 @@ STAGE_SECONDS = Counter(
     " commit, merge, core, outputs, table)",
     ["stage"],
 )
+REREAD_HOLES = Counter(
+    "sentinel_risk_reread_holes_total",
+    "Times the fold found envelopes skipped by the consumer and sought the partition back",
+)
+SKIPPED_ENVELOPES = Counter(
+    "sentinel_risk_skipped_envelopes_total",
+    "By-material envelopes never read: a hole that stayed after re-reads (deleted offsets)",
+)
 QUARANTINED = Gauge(
     "sentinel_risk_quarantined_materials",
     "Materials whose stored state this worker cannot use (their events go to dead letters)",
