@@ -7,7 +7,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from mineral_sentinel.config import Settings
-from mineral_sentinel.kafka_admin import ensure_configured_topics
+from mineral_sentinel.kafka_admin import ensure_configured_topics, ensure_topics_before_start
+from mineral_sentinel.risk_service.topology import CO_PARTITIONED, RISK_TOPICS
 from mineral_sentinel.topics import ALL_TOPICS
 
 pytestmark = pytest.mark.integration
@@ -24,11 +25,15 @@ async def test_every_topic_gets_its_cleanup_policy_partitions_and_retention(
     )
     names = await ensure_configured_topics(settings, ALL_TOPICS)
     assert names == [spec.full_name(topic_prefix) for spec in ALL_TOPICS]
-    assert await ensure_configured_topics(settings, ALL_TOPICS) == names, "idempotent"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
+        # Read at once, by a client of its own: every partition already has a leader.
         described = {t["topic"]: t for t in await admin.describe_topics(names)}
+        for name in names:
+            leaders = [p["leader"] for p in described[name]["partitions"]]
+            assert len(leaders) == 3 and min(leaders) >= 0, (name, leaders)
+        assert await ensure_configured_topics(settings, ALL_TOPICS) == names, "idempotent"
         responses = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
         )
@@ -45,3 +50,21 @@ async def test_every_topic_gets_its_cleanup_policy_partitions_and_retention(
         assert configs[name]["cleanup.policy"] == spec.cleanup, name
         if spec.cleanup == "delete":
             assert configs[name]["retention.ms"] == str(2 * 3600 * 1000), name
+
+
+def test_co_partitioned_topics_with_another_count_are_refused_clearly(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The fold's topic and its table's changelog made with 2 partitions, then a worker
+    configured for 3: a clear error naming both, not faust's PartitionsMismatch later."""
+
+    def settings(partitions: int) -> Settings:
+        return Settings(
+            kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=partitions
+        )
+
+    ensure_topics_before_start(settings(2), RISK_TOPICS, exact=CO_PARTITIONED)
+    with pytest.raises(ValueError, match="SENTINEL_TOPIC_PARTITIONS") as refused:
+        ensure_topics_before_start(settings(3), RISK_TOPICS, exact=CO_PARTITIONED)
+    for spec in CO_PARTITIONED:
+        assert f"'{spec.full_name(topic_prefix)}': 2" in str(refused.value)

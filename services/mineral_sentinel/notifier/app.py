@@ -8,7 +8,6 @@ letter topic and is counted; the agent carries on.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from ..config import Settings, load_settings
 from ..contracts.outputs import Alert, StockpileRecommendation
 from ..faustkit import make_app
 from ..ingest import Rejected
-from ..kafka_admin import ensure_configured_topics
+from ..kafka_admin import ensure_topics_before_start
 from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SILENCES, SUBSCRIPTIONS
 from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import metrics
@@ -40,17 +39,10 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def _create_topics(settings: Settings) -> None:
-    """Create the notifier's topics before Faust subscribes (own loop: Faust's is not running)."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(
-            ensure_configured_topics(
-                settings,
-                [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, SILENCES, DELIVERIES],
-            )
-        )
-    finally:
-        loop.close()
+    """Every topic the notifier reads or writes exists and is led before faust subscribes."""
+    ensure_topics_before_start(
+        settings, [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, SILENCES, DELIVERIES]
+    )
 
 
 def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> faust.App:

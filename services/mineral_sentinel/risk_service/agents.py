@@ -48,7 +48,7 @@ from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
 from .processor import StepResult, step
 from .slot import MaterialSlot, OutputKind, decode_slot, encode_slot, new_slot
-from .topology import BY_MATERIAL
+from .topology import BY_MATERIAL, MATERIAL_STATE_CHANGELOG, TABLE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,19 @@ class RiskAgents:
         }
         self.dead_letter_topic = DEAD_LETTER.full_name(prefix)
         self.table = app.Table(
-            "material-state",
+            TABLE_NAME,
             default=None,
             partitions=partitions,
             key_type=bytes,
             value_type=bytes,
             options=ROCKSDB_OPTIONS,
         )
+        changelog = self.table.changelog_topic.get_topic_name()
+        if changelog != MATERIAL_STATE_CHANGELOG.full_name(prefix):
+            raise RuntimeError(  # the topic created before faust starts must be faust's
+                f"faust names the changelog {changelog!r}, not "
+                f"{MATERIAL_STATE_CHANGELOG.full_name(prefix)!r}: update topology.py"
+            )
         self.handoff = Handoff()
         self.forwarder = Forwarder(
             settings,

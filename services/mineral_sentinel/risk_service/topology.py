@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from aiokafka.partitioner import murmur2
 
 from ..config import Settings
-from ..kafka_admin import ensure_configured_topics
+from ..kafka_admin import ensure_topics_before_start
 from ..topics import INPUT_TOPICS, OUTPUT_TOPICS, TopicSpec
 
 APP_NAME = "sentinel-risk"
@@ -22,29 +19,23 @@ BY_MATERIAL = TopicSpec(
 )
 
 
-def ensure_risk_topics(settings: Settings, timeout: float = 60.0) -> None:
-    """Create the service's topics with their cleanup policies before Faust subscribes.
+MATERIAL_STATE_CHANGELOG = TopicSpec(
+    f"{APP_NAME}-{TABLE_NAME}-changelog",
+    "material",
+    "compact",
+    "MaterialSlot bytes",
+    "The material-state table's changelog (faust's name for it): created here, before faust "
+    "starts, so that faust never sees it half-created.",
+)
+RISK_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS, BY_MATERIAL, MATERIAL_STATE_CHANGELOG)
+CO_PARTITIONED = (BY_MATERIAL, MATERIAL_STATE_CHANGELOG)
+"""The fold's source and its table's changelog: partition p of one holds the state of the
+materials routed to partition p of the other, by the configured partition count."""
 
-    Runs in a short-lived thread with its own event loop, so the Faust worker's loop (created
-    later, in the main thread) is never touched.
-    """
-    failure: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            asyncio.run(
-                ensure_configured_topics(settings, (*INPUT_TOPICS, *OUTPUT_TOPICS, BY_MATERIAL))
-            )
-        except BaseException as error:  # surfaced in the caller's thread
-            failure.append(error)
-
-    thread = threading.Thread(target=run, name="ensure-topics", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"creating topics on {settings.kafka_bootstrap} took over {timeout} s")
-    if failure:
-        raise failure[0]
+def ensure_risk_topics(settings: Settings) -> None:
+    """Every topic the service reads or writes exists and is led before faust subscribes."""
+    ensure_topics_before_start(settings, RISK_TOPICS, exact=CO_PARTITIONED)
 
 
 def partition_for(material: str, partitions: int) -> int:
