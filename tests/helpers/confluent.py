@@ -82,6 +82,26 @@ class ConfluentFeeder:
         assert not self.errors, self.errors[:5]
         assert self.produced == len(self.batch)
 
+    def _warm_up(self, producer: Producer, timeout_s: float = 60.0) -> None:
+        """Learn every topic's leaders before the first record, as a long-running producer has.
+
+        The risk service's contract is that a record reaches the broker within the idle time
+        (`SENTINEL_RISK_IDLE_MS`) of its timestamp. A cold librdkafka producer stamps its first
+        record of a topic, then fetches that topic's metadata and connects to the leader; on this
+        loaded 2-core machine that took longer than the idle time, and the record came in late
+        (seen: the first stockpile position of each partition, by both workers at once)."""
+        deadline = time.monotonic() + timeout_s
+        for topic in sorted({message.topic for message in self.batch}):
+            while True:
+                metadata = producer.list_topics(topic, timeout=5).topics.get(topic)
+                partitions = metadata.partitions.values() if metadata is not None else ()
+                led = metadata is not None and metadata.error is None and partitions
+                if led and all(partition.leader >= 0 for partition in partitions):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{topic} has no leader for every partition")
+                time.sleep(0.1)  # polling the broker's metadata with a deadline
+
     def _run(self) -> None:
         producer = Producer(
             {
@@ -98,6 +118,11 @@ class ConfluentFeeder:
             else:
                 self.produced += 1
 
+        try:
+            self._warm_up(producer)
+        except TimeoutError as error:
+            self.errors.append(str(error))
+            return
         started = time.monotonic()
         for index, message in enumerate(self.batch):
             if self.rate:

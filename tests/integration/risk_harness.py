@@ -186,16 +186,29 @@ def assert_same_outputs(
     return sum(len(v) for v in got.values()) - sum(len(v) for v in want.values())
 
 
-def final_state_matches(worker: RiskWorker, expected: BacktestResult) -> bool:
-    """Every material's live snapshot (from its owning worker) equals the backtest's final one."""
+def final_state_differences(worker: RiskWorker, expected: BacktestResult) -> list[str]:
+    """Each material whose live snapshot (from its owning worker) is not the backtest's final
+    one, with the status or the differing fields: what a failed wait reports."""
     from mineral_sentinel.risk import snapshot_of
 
+    differences: list[str] = []
     for material, state in expected.states.items():
         want = json.loads(snapshot_of(state, catalog(), Policy()).model_dump_json())
         response = worker.get(f"/v1/materials/{material}")
-        if response.status_code != 200 or response.json()["snapshot"] != want:
-            return False
-    return True
+        if response.status_code != 200:
+            differences.append(f"{material}: HTTP {response.status_code} {response.text[:200]}")
+            continue
+        got = response.json()["snapshot"]
+        fields = sorted(key for key in want.keys() | got.keys() if want.get(key) != got.get(key))
+        if fields:
+            detail = ", ".join(f"{key}={got.get(key)!r} (want {want.get(key)!r})" for key in fields)
+            differences.append(f"{material}: {detail}")
+    return differences
+
+
+def final_state_matches(worker: RiskWorker, expected: BacktestResult) -> bool:
+    """Every material's live snapshot (from its owning worker) equals the backtest's final one."""
+    return not final_state_differences(worker, expected)
 
 
 def replay_feeder(env: Mapping[str, str], scenario: str, rate: int, log: Path) -> ServiceProcess:

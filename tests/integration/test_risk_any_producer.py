@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mineral_sentinel.backtest.runner import BacktestResult
 from mineral_sentinel.config import Settings
 from mineral_sentinel.kafka_admin import ensure_configured_topics
 from mineral_sentinel.topics import INPUT_TOPICS
@@ -31,6 +32,7 @@ from tests.integration.risk_harness import (
     backtest,
     by_material,
     expected_by_material,
+    final_state_differences,
     final_state_matches,
     read_outputs,
 )
@@ -81,16 +83,31 @@ async def _assert_exact(bootstrap: str, prefix: str, scenario: str, worker: Risk
     assert final_state_matches(worker, expected)
 
 
-def _diagnosis(worker: RiskWorker) -> str:
+def _diagnosis(worker: RiskWorker, expected: BacktestResult) -> str:
+    """Counters, the merge gauge per partition, and the worker's last warnings: enough to tell
+    a stalled merge from a skipped envelope from a stuck hand-over, after the fact."""
     names = (
         "sentinel_events_consumed_total",
         "sentinel_event_processing_seconds_count",
-        "sentinel_risk_merge_buffered",
         "sentinel_risk_late_events_total",
         "sentinel_events_redelivered_total",
         "sentinel_risk_duplicate_events_total",
+        "sentinel_risk_reread_holes_total",
+        "sentinel_risk_skipped_envelopes_total",
     )
-    return ", ".join(f"{name} {worker.metric(name):.0f}" for name in names)
+    counters = ", ".join(f"{name} {worker.metric(name):.0f}" for name in names)
+    gauges = [
+        line
+        for line in worker.get("/metrics").text.splitlines()
+        if line.startswith("sentinel_risk_merge_buffered{")
+    ]
+    warnings = [
+        line
+        for line in worker.process.log_text().splitlines()
+        if "WARNING" in line or "ERROR" in line
+    ]
+    differences = "; ".join(final_state_differences(worker, expected))
+    return f"{differences}; {counters}; {gauges}; last warnings:\n" + "\n".join(warnings[-40:])
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_FILES)
@@ -199,7 +216,7 @@ async def test_d_two_workers_one_stopped_mid_way(
                 message="the surviving worker holds every material's final state",
             )
         except AssertionError as error:
-            raise AssertionError(f"{error}; {_diagnosis(first)}") from error
+            raise AssertionError(f"{error}; {_diagnosis(first, expected)}") from error
         duplicates = await assert_outputs_match_backtest(
             kafka_bootstrap, topic_prefix, expected, healthy=lambda: first.running
         )

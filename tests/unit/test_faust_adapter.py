@@ -95,3 +95,44 @@ def test_faust_commits_past_one_unacknowledged_head_message(
 
     offsets = _Offsets(committed, acked)
     assert Consumer._new_offset(offsets, offsets.tp) == commits  # type: ignore[arg-type]
+
+
+class _Thread:
+    """Records what faust's consumer-thread delegate is asked to run in its thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, tuple[object, ...]]] = []
+        self.consumer = object()
+        self.seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.append(dict(partitions))
+
+    def _ensure_consumer(self) -> object:
+        return self.consumer
+
+    async def _seek_wait(self, consumer: object, partitions: dict[TP, int]) -> None:
+        raise AssertionError("must run through call_thread, not directly")
+
+    async def call_thread(self, method: object, *args: object) -> None:
+        self.calls.append((method, args))
+
+
+async def test_seek_runs_in_the_consumer_thread() -> None:
+    """`faust_adapter.seek` goes through `seek_wait`, which hands the seek to the consumer's
+    thread (`call_thread`); `Consumer.seek` would run it in the caller's thread instead."""
+    from faust.transport.consumer import ThreadDelegateConsumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    thread = _Thread()
+    delegate = type(
+        "Delegate", (), {"_thread": thread, "seek_wait": ThreadDelegateConsumer.seek_wait}
+    )
+    tp = TP("t", 3)
+    await faust_adapter.seek(delegate(), tp, 41)
+    assert thread.seeks == [{tp: 41}], "ThreadDelegateConsumer.seek_wait no longer delegates"
+
+    await AIOKafkaConsumerThread.seek_wait(thread, {tp: 41})  # type: ignore[arg-type]
+    assert len(thread.calls) == 1, "AIOKafkaConsumerThread.seek_wait no longer uses call_thread"
+    method, args = thread.calls[0]
+    assert getattr(method, "__name__", "") == "_seek_wait" and args == (thread.consumer, {tp: 41})

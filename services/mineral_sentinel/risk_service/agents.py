@@ -306,7 +306,10 @@ class RiskAgents:
                 expected,
                 expected,
             )
-            await self.app.consumer.seek(message.tp, expected)
+            try:
+                await faust_adapter.seek(self.app.consumer, message.tp, expected)
+            except Exception as error:  # a rebalance took the partition; it is expected anew
+                log.warning("%s: seeking to %s failed (%r)", message.tp, expected, error)
         return False
 
     async def _apply_released(

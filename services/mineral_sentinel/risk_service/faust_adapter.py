@@ -9,7 +9,12 @@ when an upgrade changes them):
 - **acknowledging an envelope later than its batch.** `take_events` acknowledges every event of a
   batch when the batch ends, but an envelope whose records still wait in the merge must not be
   committed. Taking one more reference on its message (`Message.incref`) keeps it unacknowledged
-  until `release_later` drops that reference, once every record in it has been applied.
+  until `release_later` drops that reference, once every record in it has been applied;
+- **seeking from the consumer's own thread.** faust's aiokafka driver runs the consumer in a
+  thread with its own event loop; `Consumer.seek` calls aiokafka's `seek` from the caller's
+  thread, which deletes the partition's fetched records while that thread may be iterating them
+  (seen: the fetcher crashed with `KeyError` in `fetched_records` and the worker stopped
+  folding). `Consumer.seek_wait` runs the seek in the consumer thread and waits for it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import weakref
 from typing import Any
 
 from faust.streams import _current_event
+from faust.types import TP
 
 TESTED_FAUST = ("0.15",)
 
@@ -35,3 +41,9 @@ def hold(event: Any) -> None:
 def release_later(event: Any, consumer: Any) -> None:
     """Drop the reference `hold` took; the message is acknowledged when none is left."""
     event.message.ack(consumer)
+
+
+async def seek(consumer: Any, tp: TP, offset: int) -> None:
+    """Move the consumer's read position of `tp` to `offset`, in the consumer's thread; faust
+    then delivers the messages from there again (it forgets its read offset for them)."""
+    await consumer.seek_wait({tp: offset})
