@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import re
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -261,6 +262,12 @@ def classify(
     if isinstance(result, Rejected):
         return result
     return future_rejection(result.event, now=now, max_future_s=max_future_s) or result
+
+
+def failure_line(error: BaseException) -> str:
+    """The traceback's last line (`ZeroDivisionError: float division by zero`): the reason a
+    dead-letter record gives for an event the core could not apply."""
+    return traceback.format_exception_only(error)[-1].strip()
 
 
 def dead_letter(

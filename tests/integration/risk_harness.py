@@ -52,7 +52,15 @@ def backtest_lines(lines: Iterable[str]) -> BacktestResult:
 class RiskWorker:
     """`sentinel worker risk` as a subprocess on its own port, with readiness polling."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, *, store: str = "memory://") -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        store: str = "memory://",
+        module: str = "mineral_sentinel.cli",
+    ) -> None:
+        """`module` runs instead of the CLI (a test's wrapper that injects a fault)."""
         self.port = free_port()
         self.env = {
             "SENTINEL_RISK_WEB_PORT": str(self.port),
@@ -62,7 +70,7 @@ class RiskWorker:
             **env,
         }
         self.process = ServiceProcess(
-            [sys.executable, "-m", "mineral_sentinel.cli", "worker", "risk"], self.env, log_path
+            [sys.executable, "-m", module, "worker", "risk"], self.env, log_path
         )
 
     @property

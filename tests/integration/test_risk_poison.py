@@ -1,6 +1,6 @@
-"""Timestamps that cannot poison anything: out-of-range event times are dead letters (Kafka) or
-422 (HTTP) and change no output; a stored state holding such a time is quarantined, and the
-worker keeps serving every other material."""
+"""Nothing can poison the worker: out-of-range event times are dead letters (Kafka) or 422 (HTTP)
+and change no output; a stored state holding such a time is quarantined, and the worker keeps
+serving every other material; an event the core raises on half-way is undone and dead-lettered."""
 
 from __future__ import annotations
 
@@ -19,17 +19,19 @@ from mineral_sentinel.risk import Policy
 from mineral_sentinel.risk.ordering import order_key
 from mineral_sentinel.risk_service.processor import step
 from mineral_sentinel.risk_service.slot import encode_slot, new_slot
-from mineral_sentinel.risk_service.topology import APP_NAME, TABLE_NAME, partition_for
-from mineral_sentinel.topics import TopicSpec
+from mineral_sentinel.risk_service.topology import MATERIAL_STATE_CHANGELOG, partition_for
+from tests.helpers.faults import FAULT_LINE, FAULT_PREFIX
 from tests.helpers.kafka import produce
 from tests.helpers.polling import wait_until
 from tests.integration.risk_harness import (
     AUTH,
+    REPO,
     RiskWorker,
     backtest_lines,
     by_material,
     catalog,
     expected_by_material,
+    final_state_differences,
     read_outputs,
 )
 
@@ -103,11 +105,9 @@ async def test_a_stored_state_no_reader_can_use_is_quarantined(
 ) -> None:
     """A state from before the bounds existed, holding year 10000, written into the table."""
     settings = Settings(topic_prefix=topic_prefix)
-    changelog = f"{topic_prefix}{APP_NAME}-{TABLE_NAME}-changelog"
+    changelog = MATERIAL_STATE_CHANGELOG.full_name(topic_prefix)
     await ensure_topics(
-        kafka_bootstrap,
-        [TopicSpec(changelog, "material", "compact", "slot", "table changelog")],
-        partitions=settings.topic_partitions,
+        kafka_bootstrap, [MATERIAL_STATE_CHANGELOG], partitions=settings.topic_partitions
     )
     slot = new_slot("gallium")
     raw = json.dumps(price(0)).encode()
@@ -154,3 +154,39 @@ async def test_a_stored_state_no_reader_can_use_is_quarantined(
         assert worker.ready()
     finally:
         worker.stop()
+
+
+async def test_an_event_the_core_raises_on_is_undone_and_dead_lettered(
+    kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The worker runs with a fault injected into the core (`tests/helpers/faults.py`): one
+    event is applied, then the core raises. The state must be as if that event never came."""
+    good = [price(i) for i in range(12)]
+    faulty = {**price(40), "event_id": f"{FAULT_PREFIX}gallium", "price": 700.0}
+    expected = backtest_lines(json.dumps(doc) for doc in good)
+    stream = [(b"gallium", json.dumps(doc).encode()) for doc in good[:6]]
+    stream.append((b"gallium", json.dumps(faulty).encode()))
+    stream += [(b"gallium", json.dumps(doc).encode()) for doc in good[6:]]
+    env = {**service_env, "PYTHONPATH": str(REPO)}
+    worker = RiskWorker(env, tmp_path / "worker.log", module="tests.helpers.faults").start()
+    try:
+        await produce(kafka_bootstrap, f"{topic_prefix}{PRICES}", stream)
+        alive = lambda: worker.running  # noqa: E731
+        dead = await read_outputs(kafka_bootstrap, topic_prefix, "dead", expected=1, healthy=alive)
+        snaps = await read_outputs(
+            kafka_bootstrap, topic_prefix, "risk", expected=len(expected.snapshots), healthy=alive
+        )
+        wait_until(
+            lambda: worker.metric("sentinel_risk_events_undone_total") == 1,
+            timeout=30,
+            message="the undone event counted",
+        )
+        differences = final_state_differences(worker, expected)
+        assert worker.ready()
+    finally:
+        worker.stop()
+    letter = json.loads(dead[0].value)
+    assert letter["errors"][0]["reason"] == "processing_error"
+    assert letter["errors"][0]["message"] == FAULT_LINE
+    assert by_material(snaps) == expected_by_material(expected.snapshots)
+    assert differences == [], "the state is the one without the faulty event"

@@ -17,9 +17,9 @@ from datetime import datetime
 
 from ..catalog.model import Catalog
 from ..config import Settings
-from ..contracts.events import PriceObserved
+from ..contracts.events import InputEvent, PriceObserved
 from ..contracts.outputs import Alert, RiskSnapshot, StockpileRecommendation
-from ..ingest import Accepted, Rejected, classify, classify_contract
+from ..ingest import Accepted, Rejected, classify, classify_contract, failure_line
 from ..risk import MaterialState, Policy, apply_event, initial_state
 from ..risk.ordering import order_key
 from ..risk.policy import protocol_version
@@ -32,7 +32,8 @@ class BadLine:
     line_no: int
     reason: str
     """The dead-letter reason: invalid_json, schema_violation, unknown_material,
-    past_timestamp, future_timestamp, too_large, undecodable."""
+    past_timestamp, future_timestamp, too_large, undecodable; processing_error for an event
+    the core raised on (undone, as the stream does)."""
     message: str
 
 
@@ -74,6 +75,17 @@ def _message(rejected: Rejected) -> str:
     return f"{first.path}: {first.message}" if first.path else first.message
 
 
+def _refolded(
+    material: str, events: Iterable[InputEvent], catalog: Catalog, policy: Policy
+) -> MaterialState:
+    """A material's state from its events applied so far, without the one that raised: the
+    core may have changed the state half-way before raising (rare: a bug, not bad input)."""
+    state = initial_state(material)
+    for event in events:
+        apply_event(state, event, catalog, policy)
+    return state
+
+
 def run_backtest(
     lines: Iterable[str | bytes],
     catalog: Catalog,
@@ -91,7 +103,7 @@ def run_backtest(
     contract's years 1900-2999 included, always applies. Blank lines are skipped.
     """
     result = BacktestResult(protocol=protocol_version(policy))
-    valid: list[Accepted] = []
+    valid: list[tuple[int, Accepted]] = []
     for line_no, line in enumerate(lines, start=1):
         raw = _bytes(line)
         if not raw.strip():
@@ -105,10 +117,11 @@ def run_backtest(
         if isinstance(checked, Rejected):
             result.bad_lines.append(BadLine(line_no, checked.reason, _message(checked)[:500]))
         else:
-            valid.append(checked)
-    valid.sort(key=lambda accepted: order_key(accepted.event, accepted.raw))
+            valid.append((line_no, checked))
+    valid.sort(key=lambda numbered: order_key(numbered[1].event, numbered[1].raw))
     states = result.states
-    for accepted in valid:
+    applied: dict[str, list[InputEvent]] = {}
+    for line_no, accepted in valid:
         event = accepted.event
         result.events += 1
         if isinstance(event, PriceObserved):
@@ -117,7 +130,13 @@ def run_backtest(
             state = states.get(material)
             if state is None:
                 state = states[material] = initial_state(material)
-            _, outputs = apply_event(state, event, catalog, policy)
+            try:
+                _, outputs = apply_event(state, event, catalog, policy)
+            except Exception as error:  # as the stream: undo the event, dead-letter it
+                result.bad_lines.append(BadLine(line_no, "processing_error", failure_line(error)))
+                states[material] = _refolded(material, applied.get(material, ()), catalog, policy)
+                continue
+            applied.setdefault(material, []).append(event)
             if outputs.snapshot is not None:
                 result.snapshots.append(outputs.snapshot)
             result.alerts.extend(outputs.alerts)

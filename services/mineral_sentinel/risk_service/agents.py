@@ -36,7 +36,7 @@ from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.events import InputEvent, parse_event
 from ..contracts.outputs import LEVEL_ORDER, DeadLetterError
-from ..ingest import Rejected, dead_letter
+from ..ingest import Rejected, dead_letter, failure_line
 from ..risk import Policy, as_of, snapshot_of
 from ..risk.ordering import OrderKey
 from ..topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, RECOMMENDATIONS, RISK
@@ -46,7 +46,7 @@ from .continuity import Continuity, Verdict
 from .envelope import Forwarded, decode
 from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
-from .processor import StepResult, step
+from .processor import Step, StepResult, rebuilt, step
 from .slot import MaterialSlot, OutputKind, decode_slot, encode_slot, new_slot
 from .topology import BY_MATERIAL, MATERIAL_STATE_CHANGELOG, TABLE_NAME
 
@@ -333,6 +333,8 @@ class RiskAgents:
     ) -> None:
         key = material.encode()
         slot = self.load(key)
+        before = self.table.get(key)
+        """the stored value before this batch: what a step that raises is undone to"""
         if material in self.quarantined:
             for _, record in records:
                 why = f"material quarantined: {self.quarantined[material]}"
@@ -343,6 +345,7 @@ class RiskAgents:
         send = self.app.producer.send
         began = time.perf_counter()
         core = 0.0
+        stepped: list[Step] = []
         for order, record in records:
             event = self._event(record)
             if event is None:
@@ -351,10 +354,15 @@ class RiskAgents:
             started = time.perf_counter()
             try:
                 result = step(slot, order, event, record.coordinate, self.catalog, self.policy)
-            except Exception as error:  # never die on input
+            except Exception as error:  # never die on input, never keep half of an event
                 log.exception("fold failed for %s at %s", material, record.coordinate)
-                await self._failure(key, record.raw, message, "processing_error", repr(error))
+                metrics.EVENTS_UNDONE.inc()
+                base = new_slot(material) if before is None else decode_slot(before)
+                slot = rebuilt(base, stepped, self.catalog, self.policy)
+                why = failure_line(error)
+                await self._failure(key, record.raw, message, "processing_error", why)
                 continue
+            stepped.append((order, event, record.coordinate))
             elapsed = time.perf_counter() - started
             core += elapsed
             if result.late:

@@ -85,6 +85,11 @@ SKIPPED_ENVELOPES = Counter(
     "sentinel_risk_skipped_envelopes_total",
     "By-material envelopes never read: a hole that stayed after re-reads (deleted offsets)",
 )
+EVENTS_UNDONE = Counter(
+    "sentinel_risk_events_undone_total",
+    "Events the risk core raised on while applying them: undone (the state is as before),"
+    " dead-lettered as processing_error",
+)
 QUARANTINED = Gauge(
     "sentinel_risk_quarantined_materials",
     "Materials whose stored state this worker cannot use (their events go to dead letters)",

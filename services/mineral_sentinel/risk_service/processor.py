@@ -18,6 +18,7 @@ What the core caused is serialized once, remembered in the ring and returned for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..catalog.model import Catalog
@@ -112,3 +113,20 @@ def _apply(
         result.actions.append(rec.action)
     slot.remember(event.event_id, coordinate, tuple(made))
     result.emissions.extend(Emission(kind, value) for kind, value in made)
+
+
+Step = tuple[OrderKey, InputEvent, str]
+"""What `step` was given for one record: order key, event, input coordinate."""
+
+
+def rebuilt(
+    stored: MaterialSlot, steps: Iterable[Step], catalog: Catalog, policy: Policy
+) -> MaterialSlot:
+    """The slot as it was just before a step that raised: `stored` (the value before the batch)
+    with the batch's earlier steps applied again. A step that raises may have changed the slot
+    half-way (the event marked seen, a series moved); a step is deterministic, so stepping the
+    others again gives the state they left, without copying the slot before every step. Their
+    outputs were sent already and are dropped here."""
+    for key, event, coordinate in steps:
+        step(stored, key, event, coordinate, catalog, policy)
+    return stored
