@@ -2,7 +2,8 @@
 
 `core._read`, `core._frame` and `market.apply_price` copy the arithmetic of `ramp`, `median`,
 `series_id`, `daily_need_t`, `logistics_component`, `market_component`, `combine`,
-`physical_exposure`, `eu_evidence` and `severity_ceiling` for speed. The readable functions are
+`physical_exposure`, `eu_evidence` and `severity_ceiling` for speed, and `stockpile.decision_key`
+repeats `decide`'s branches without the text. The readable functions are
 the specification; these properties hold the copies to them, exactly (same operations in the
 same order give the same floats), over random states and events.
 """
@@ -10,6 +11,7 @@ same order give the same floats), over random states and events.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any
 
@@ -30,6 +32,7 @@ from mineral_sentinel.risk.scoring import (
     severity_ceiling,
 )
 from mineral_sentinel.risk.state import MaterialState, PriceSeries
+from mineral_sentinel.risk.stockpile import decide, decision_key
 from mineral_sentinel.risk.timeutil import DAY
 
 from .risk_fixtures import CATALOG, POLICY, Events, day, fold
@@ -136,3 +139,55 @@ def test_apply_price_equals_ramp_median_and_series_id(
             continue
         got = {name: getattr(after, name) for name in _expected_series(before, price, at)}
         assert got == _expected_series(before, price, at)
+
+
+tonnes = st.floats(min_value=0.0, max_value=1e5, allow_nan=False)
+
+
+@SETTINGS
+@given(
+    stock=tonnes,
+    daily=st.one_of(
+        st.floats(min_value=1e-6, max_value=1e-3), st.floats(min_value=1e-3, max_value=1e3)
+    ),
+    restriction=st.floats(min_value=0.0, max_value=1.0),
+    at_risk=tonnes,
+    market=st.floats(min_value=0.0, max_value=100.0),
+    elevated=st.booleans(),
+    alert=st.sampled_from([None, "alert-1"]),
+    cooling=st.booleans(),
+    floor=st.floats(min_value=0.0, max_value=200.0),
+    span=st.floats(min_value=0.0, max_value=200.0),
+    horizon=st.integers(min_value=1, max_value=365),
+)
+def test_decision_key_equals_decides_key(
+    stock: float,
+    daily: float,
+    restriction: float,
+    at_risk: float,
+    market: float,
+    elevated: bool,
+    alert: str | None,
+    cooling: bool,
+    floor: float,
+    span: float,
+    horizon: int,
+) -> None:
+    base = rules_for(POLICY, CATALOG.materials["gallium"])
+    rules = dataclasses.replace(
+        base, floor_days=floor, target_days=floor + span, horizon_days=horizon
+    )
+    position = {
+        "stock_t": stock,
+        "daily_t": daily,
+        "restriction_shortfall": restriction,
+        "at_risk_t": at_risk,
+        "market": market,
+        "elevated": elevated,
+        "alert_id": alert,
+        "cooling_down": cooling,
+        "rules": rules,
+    }
+    decision = decide(**position)  # type: ignore[arg-type]
+    assert decision is not None
+    assert decision_key(**position) == decision.key  # type: ignore[arg-type]

@@ -5,9 +5,9 @@ event into a material's bounded state and returns what it caused. The Kafka risk
 offline backtest both call exactly this.
 """
 
+from ..contracts.events import InputEvent
 from .codec import dump_state, load_state
 from .core import (
-    InputEvent,
     Outputs,
     UnknownMaterialError,
     active_measures,

@@ -2,20 +2,25 @@
 
 `apply_event` updates `state` IN PLACE and returns that same object (copying the state for every
 event would dominate the cost of the hot path). Callers that need the state from before an event
-keep `dump_state(state)`. Validation (material, duplicates) happens before any mutation, so an
-exception never leaves a half-applied event behind. Time is event time only: the state's clock is
-the latest event time seen and never moves backwards; an older event is applied to the parts of
-the state it concerns (if it is newer than what they hold) but the evaluation happens at the clock.
+keep `dump_state(state)`. Validation (material, duplicates) happens before any mutation, so a
+rejected event leaves nothing behind; an unexpected exception further in (a bug) can leave the
+event half-applied, and both callers undo it (`risk_service.processor.rebuilt`, the backtest).
+Time is event time only: the state's clock is the latest event time seen and never moves
+backwards; an older event is applied to the parts of the state it concerns (if it is newer than
+what they hold) but the evaluation happens at the clock.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..catalog.model import Catalog, MaterialProfile
 from ..contracts.events import (
     ExportControl,
+    InputEvent,
     PriceObserved,
     ShipmentUpdated,
     StockpilePosition,
@@ -32,8 +37,6 @@ from .policy import Policy
 from .scoring import COMPONENT_NAMES, gated_level
 from .state import Frame, MaterialState, MeasureState, PolicyView, RecommendationState
 from .timeutil import DAY, HOUR, to_datetime
-
-InputEvent = PriceObserved | ShipmentUpdated | ExportControl | StockpilePosition
 
 
 class UnknownMaterialError(KeyError):
@@ -53,12 +56,29 @@ class Outputs:
 
 
 NO_OUTPUTS = Outputs()
-_KINDS: dict[type, int] = {
-    PriceObserved: 0,
-    ShipmentUpdated: 1,
-    ExportControl: 2,
-    StockpilePosition: 3,
+
+
+def _apply_control(state: MaterialState, event: ExportControl, at: float, policy: Policy) -> bool:
+    return apply_export_control(state, event, at)
+
+
+_Apply = Callable[[MaterialState, Any, float, Policy], bool]
+_APPLY: dict[type, _Apply] = {
+    PriceObserved: apply_price,
+    ShipmentUpdated: apply_shipment,
+    ExportControl: _apply_control,
+    StockpilePosition: holders.apply_position,
 }
+"""Which part of the state each event type updates (the types are disjoint)."""
+
+
+def _apply_for(kind: type) -> _Apply:
+    """The handler of an event type or of the contract type it derives from."""
+    for base in kind.__mro__:
+        handler = _APPLY.get(base)
+        if handler is not None:
+            return handler
+    raise TypeError(f"not an input event: {kind.__name__}")
 
 
 def daily_need_t(profile: MaterialProfile) -> float | None:
@@ -86,22 +106,13 @@ def apply_event(
     if event_id in seen:
         return state, NO_OUTPUTS
     material = state.material
-    # one type test per event (the classes are disjoint): 0 price, 1 shipment, 2 control, 3 stock;
-    # an exact-type lookup first (pydantic's isinstance is slow), isinstance for subclasses
-    kind = _KINDS.get(type(event))
-    if kind is None:
-        if isinstance(event, PriceObserved):
-            kind = 0
-        elif isinstance(event, ShipmentUpdated):
-            kind = 1
-        elif isinstance(event, ExportControl):
-            kind = 2
-        else:
-            kind = 3
-    if kind == 2 and material not in event.materials:  # type: ignore[union-attr]
-        raise ValueError(f"export control {event.measure_id} does not name {material}")  # type: ignore[union-attr]
-    if kind != 2 and event.material != material:  # type: ignore[union-attr]
-        raise ValueError(f"event for {event.material} applied to state of {material}")  # type: ignore[union-attr]
+    kind = type(event)
+    apply = _APPLY.get(kind) or _apply_for(kind)  # an exact-type lookup first: the hot path
+    if isinstance(event, ExportControl):
+        if material not in event.materials:
+            raise ValueError(f"export control {event.measure_id} does not name {material}")
+    elif event.material != material:
+        raise ValueError(f"event for {event.material} applied to state of {material}")
     profile = catalog.materials.get(material)
     if profile is None:
         raise UnknownMaterialError(material)
@@ -112,24 +123,17 @@ def apply_event(
     while len(ring) > policy.seen_ids:  # `while`: the bound may have shrunk since a restart
         seen.discard(ring.popleft())
 
-    at = (event.observed_at if kind == 0 else event.occurred_at).timestamp()  # type: ignore[union-attr]
+    at = event.occurred_at.timestamp()
     previous = state.now
-    first = previous is None
-    if first or at > previous:  # type: ignore[operator]
+    if previous is None or at > previous:
         advanced = True
         state.now = now = at
     else:
         advanced = False
-        now = previous  # type: ignore[assignment]
+        now = previous
+    first = previous is None
 
-    if kind == 0:
-        changed = apply_price(state, event, at, policy)  # type: ignore[arg-type]
-    elif kind == 1:
-        changed = apply_shipment(state, event, at, policy)  # type: ignore[arg-type]
-    elif kind == 2:
-        changed = apply_export_control(state, event, at)  # type: ignore[arg-type]
-    else:
-        changed = holders.apply_position(state, event, at, policy)  # type: ignore[arg-type]
+    changed = apply(state, event, at, policy)
     if now >= state.next_housekeeping:
         _housekeeping(state, now, policy)
     if first:
@@ -163,7 +167,8 @@ def _read(
     """`read` with the policy's derived constants already looked up.
 
     Runs for almost every event, so the helpers it stands for are inlined with the same
-    arithmetic (`daily_need_t`, `logistics_component`, `market_component`, `combine`), and what
+    arithmetic (`daily_need_t`, `logistics_component`, `market_component`, `combine`, the
+    severity ceiling; held equal to them by `tests/unit/test_risk_fast_paths.py`), and what
     does not depend on `now` or on prices is kept in `state.frame`."""
     view = state.view
     if view is None or now >= view.valid_until:

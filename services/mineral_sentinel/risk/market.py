@@ -42,8 +42,9 @@ def median(values: list[float]) -> float:
 def apply_price(state: MaterialState, event: PriceObserved, at: float, policy: Policy) -> bool:
     """Fold one print into its series; returns False when the print was ignored.
 
-    The per-print hot path: ramps and the median are inlined (same arithmetic as `ramp` and
-    `median`), and policy constants are bound once."""
+    The per-print hot path: ramps, the median and the series id are inlined (same arithmetic
+    as `ramp`, `median` and `series_id`, held equal to them by
+    `tests/unit/test_risk_fast_paths.py`), and policy constants are bound once."""
     market = event.market or ""
     sid = f"{event.source}\x1f{market}\x1f{event.grade or ''}\x1f{event.currency}\x1f{event.unit}"
     price = event.price

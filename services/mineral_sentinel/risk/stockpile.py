@@ -62,13 +62,15 @@ def decision_key(
     rules: StockpileRules,
 ) -> str:
     """The decision key alone, mirroring `decide`'s branches with the same arithmetic (the hot
-    path compares it with the last key and calls `decide` only when it changed: no text)."""
+    path compares it with the last key and calls `decide` only when it changed: no text).
+    `tests/unit/test_risk_fast_paths.py` holds it equal to `decide(...).key`."""
     cover = stock_t / daily_t
     shortfall = min(1.0, restriction_shortfall + at_risk_t / (daily_t * rules.horizon_days))
     episode = alert_id or ""
     target_days = rules.target_days
     if shortfall >= rules.shortfall_trigger:
-        if _tonnes(stock_t - rules.floor_days * daily_t) <= 0.0:
+        need = shortfall * rules.horizon_days * daily_t
+        if _tonnes(min(need, stock_t - rules.floor_days * daily_t)) <= 0.0:
             return f"hold:floor:{episode}"
         return f"release:emergency:{episode}"
     if market >= rules.price_spike_component and cover > target_days:
