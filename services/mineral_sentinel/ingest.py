@@ -56,8 +56,6 @@ TOPIC_TYPES: dict[str, str] = {
     spec.name: spec.event_type for spec in INPUT_TOPICS if spec.event_type is not None
 }
 """Which event type belongs on which input topic (logical names), from `topics.py`."""
-TYPE_TOPICS: dict[str, str] = {event_type: name for name, event_type in TOPIC_TYPES.items()}
-"""The input topic (logical name) of each event type."""
 
 _CONTRACT_REASONS: dict[str, DeadLetterReason] = {
     "past_timestamp": "past_timestamp",
@@ -298,7 +296,6 @@ def dead_letter(
 __all__ = [
     "MAX_JSON_DEPTH",
     "TOPIC_TYPES",
-    "TYPE_TOPICS",
     "Accepted",
     "Rejected",
     "classify",

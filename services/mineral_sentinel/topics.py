@@ -108,3 +108,7 @@ INPUT_TOPICS: tuple[TopicSpec, ...] = (PRICES, SHIPMENTS, EXPORT_CONTROLS, STOCK
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (RISK, ALERTS, RECOMMENDATIONS, DEAD_LETTER)
 NOTIFIER_TOPICS: tuple[TopicSpec, ...] = (SUBSCRIPTIONS, SILENCES, DELIVERIES)
 ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + OUTPUT_TOPICS + NOTIFIER_TOPICS
+INPUT_TOPIC_OF_TYPE: dict[str, TopicSpec] = {
+    spec.event_type: spec for spec in INPUT_TOPICS if spec.event_type is not None
+}
+"""The input topic of each input event `type` (each input topic carries one type)."""

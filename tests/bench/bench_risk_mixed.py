@@ -26,7 +26,7 @@ from mineral_sentinel.catalog.loader import load_catalog
 from mineral_sentinel.config import Settings
 from mineral_sentinel.feeds.synthetic import synthetic_stream
 from mineral_sentinel.kafka_admin import ensure_topics
-from mineral_sentinel.topics import INPUT_TOPICS, TopicSpec
+from mineral_sentinel.topics import INPUT_TOPIC_OF_TYPE, TopicSpec
 from tests.bench.bench_risk_service import percentile
 from tests.helpers.polling import wait_until
 from tests.integration.risk_harness import RiskWorker
@@ -35,7 +35,6 @@ pytestmark = pytest.mark.bench
 
 RATE = float(os.environ.get("BENCH_MIXED_RATE", "2000"))
 SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "60"))
-TOPIC_OF_TYPE = {spec.event_type: spec for spec in INPUT_TOPICS}
 
 
 def event_time(doc: dict[str, object]) -> str:
@@ -67,7 +66,7 @@ async def produce_mixed(bootstrap: str, prefix: str, count: int) -> dict[tuple[s
             wait = began + index / RATE - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # pacing the load, not synchronisation
-            spec = TOPIC_OF_TYPE[str(doc["type"])]
+            spec = INPUT_TOPIC_OF_TYPE[str(doc["type"])]
             named = doc["materials"] if doc["type"] == "export_control" else [doc["material"]]
             key = str(doc["measure_id"] if doc["type"] == "export_control" else doc["material"])
             future = await producer.send(

@@ -192,8 +192,9 @@ async def test_d_two_workers_one_stopped_mid_way(
     tmp_path: Path,
 ) -> None:
     expected = backtest(scenario)
-    first = RiskWorker(service_env, tmp_path / "a.log").start()
-    second = RiskWorker(service_env, tmp_path / "b.log").start()
+    env = {**service_env, "SENTINEL_LOG_RATE_LIMIT_S": "0"}  # every line, to diagnose a failure
+    first = RiskWorker(env, tmp_path / "a.log").start()
+    second = RiskWorker(env, tmp_path / "b.log").start()
     feeder = _feeder(kafka_bootstrap, topic_prefix, scenario, paced=True)
     try:
         wait_until(first.ready, timeout=60, message="first worker ready after the rebalance")

@@ -136,3 +136,24 @@ async def test_seek_runs_in_the_consumer_thread() -> None:
     assert len(thread.calls) == 1, "AIOKafkaConsumerThread.seek_wait no longer uses call_thread"
     method, args = thread.calls[0]
     assert getattr(method, "__name__", "") == "_seek_wait" and args == (thread.consumer, {tp: 41})
+
+
+def test_the_recovery_progress_is_read_from_faust_s_recovery_service() -> None:
+    """`app.tables.recovery` keeps `completed`, `in_recovery` and, per active changelog
+    partition, the last offset applied and the highwater it reads up to."""
+    from collections import Counter
+
+    app = faust.App("adapter-test", broker="kafka://127.0.0.1:1", store="memory://")
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    assert isinstance(recovery.active_offsets, Counter)
+    assert isinstance(recovery.active_highwaters, Counter)
+    assert faust_adapter.recovering(app), "not completed before the first recovery"
+    assert faust_adapter.recovery_progress(app) == (False, {}, {})
+    tp = TP("changelog", 4)
+    recovery.in_recovery = True
+    recovery.active_offsets[tp] = 2
+    recovery.active_highwaters[tp] = 6
+    assert faust_adapter.recovery_progress(app) == (True, {tp: 2}, {tp: 6})
+    recovery.in_recovery = False
+    recovery.completed.set()
+    assert not faust_adapter.recovering(app)

@@ -34,19 +34,15 @@ from pydantic import ValidationError
 from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.events import ExportControl, InputEvent, parse_event
-from ..topics import EXPORT_CONTROLS, INPUT_TOPICS, PRICES, SHIPMENTS, STOCKPILE_POSITIONS
+from ..topics import (
+    INPUT_TOPIC_OF_TYPE,
+    INPUT_TOPICS,
+)
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 
 T = TypeVar("T")
-
-TOPIC_OF_TYPE = {
-    "price_observed": PRICES,
-    "shipment_updated": SHIPMENTS,
-    "export_control": EXPORT_CONTROLS,
-    "stockpile_position": STOCKPILE_POSITIONS,
-}
 
 DEFAULT_DELIVERY_TIMEOUT_S = 120.0
 MAX_IN_FLIGHT = 10_000
@@ -101,7 +97,7 @@ def plan(lines: Iterator[str], catalog: Catalog) -> Iterator[Planned | BadLine]:
             continue
         yield Planned(
             line_no,
-            TOPIC_OF_TYPE[event.type].name,
+            INPUT_TOPIC_OF_TYPE[event.type].name,
             key.encode(),
             text.encode(),
             event.occurred_at.timestamp(),

@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 import faust
+from faust.types import TP
 
 from ..auth import load_keyring
 from ..catalog.loader import load_catalog
@@ -22,12 +23,16 @@ from ..policyfile import load_policy
 from ..risk import Policy, open_alert
 from ..risk.policy import protocol_version
 from ..webkit import add_health_and_metrics, answer_errors_as_api_error
-from . import fetching, metrics
+from . import faust_adapter, fetching, metrics
 from .agents import RiskAgents, set_material_gauges
+from .recovery_watch import RecoveryWatch
 from .topology import APP_NAME, ensure_risk_topics
 from .views import NotReady, RiskApi
 
+log = logging.getLogger(__name__)
+
 GAUGE_INTERVAL_S = 5.0
+RECOVERY_CHECK_S = 2.0
 THROUGHPUT_OVERRIDES = {
     "broker_commit_every": 10_000,
     "broker_max_poll_records": 2000,
@@ -43,7 +48,8 @@ a standby becomes active ("No event received for active tp ... since recovery st
 once in about 20 two-worker hand-overs: the survivor never served the partition again). The
 table holds a few dozen small values per partition, so reading a changelog partition from
 the start on takeover costs milliseconds; a restarted worker with RocksDB reads from its own
-store."""
+store. The same stall was then seen without standbys, on a changelog partition the survivor
+had kept and written to itself; `recovery_watch` seeks such a partition again."""
 
 
 def create_app(
@@ -75,8 +81,7 @@ def create_app(
     agents.register()
 
     def readiness() -> tuple[HealthStatus, str]:
-        recovery = app.tables.recovery  # type: ignore[attr-defined]
-        if not recovery.completed.is_set() or recovery.in_recovery:
+        if faust_adapter.recovering(app):
             return "starting", "recovering tables"
         if not app.consumer.assignment():
             return "starting", "no partitions assigned yet"
@@ -89,6 +94,21 @@ def create_app(
     metrics.mark_build("risk")
     add_health_and_metrics(app, "risk", readiness)
     answer_errors_as_api_error(app)
+
+    watch: RecoveryWatch[TP] = RecoveryWatch()
+
+    @app.timer(RECOVERY_CHECK_S)  # type: ignore[untyped-decorator]
+    async def unstall_recovery() -> None:
+        """Seek a changelog partition the recovery stopped reading (`recovery_watch`)."""
+        due = watch.stalled(*faust_adapter.recovery_progress(app))
+        if not due:
+            return
+        metrics.RECOVERY_RESEEKS.inc(len(due))
+        log.warning("table recovery stalled on %s; seeking them again", sorted(due))
+        try:
+            await faust_adapter.seek_all(app.consumer, due)
+        except Exception as error:  # a rebalance took them; its recovery seeks anew
+            log.warning("seeking the stalled changelog partitions failed (%r)", error)
 
     @app.timer(GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def refresh_gauges() -> None:

@@ -14,12 +14,16 @@ when an upgrade changes them):
   thread with its own event loop; `Consumer.seek` calls aiokafka's `seek` from the caller's
   thread, which deletes the partition's fetched records while that thread may be iterating them
   (seen: the fetcher crashed with `KeyError` in `fetched_records` and the worker stopped
-  folding). `Consumer.seek_wait` runs the seek in the consumer thread and waits for it.
+  folding). `Consumer.seek_wait` runs the seek in the consumer thread and waits for it;
+- **the table recovery's progress** (`app.tables.recovery`): whether it runs, the last
+  changelog offset it applied per active partition, and the highwaters it reads up to, for the
+  readiness check and for `recovery_watch`.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from faust.streams import _current_event
@@ -47,3 +51,24 @@ async def seek(consumer: Any, tp: TP, offset: int) -> None:
     """Move the consumer's read position of `tp` to `offset`, in the consumer's thread; faust
     then delivers the messages from there again (it forgets its read offset for them)."""
     await consumer.seek_wait({tp: offset})
+
+
+async def seek_all(consumer: Any, offsets: Mapping[TP, int]) -> None:
+    """`seek` for several partitions at once."""
+    await consumer.seek_wait(dict(offsets))
+
+
+def recovering(app: Any) -> bool:
+    """Whether the tables are not recovered yet (first start, or a rebalance's recovery)."""
+    recovery = app.tables.recovery
+    return not recovery.completed.is_set() or bool(recovery.in_recovery)
+
+
+def recovery_progress(app: Any) -> tuple[bool, dict[TP, int], dict[TP, int]]:
+    """(recovering, last applied offset, highwater) of each active changelog partition."""
+    recovery = app.tables.recovery
+    return (
+        bool(recovery.in_recovery),
+        dict(recovery.active_offsets),
+        dict(recovery.active_highwaters),
+    )

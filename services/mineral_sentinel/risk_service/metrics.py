@@ -90,6 +90,10 @@ EVENTS_UNDONE = Counter(
     "Events the risk core raised on while applying them: undone (the state is as before),"
     " dead-lettered as processing_error",
 )
+RECOVERY_RESEEKS = Counter(
+    "sentinel_risk_recovery_reseeks_total",
+    "Changelog partitions sought again because the table recovery stopped reading them",
+)
 QUARANTINED = Gauge(
     "sentinel_risk_quarantined_materials",
     "Materials whose stored state this worker cannot use (their events go to dead letters)",

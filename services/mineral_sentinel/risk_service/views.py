@@ -35,18 +35,13 @@ from ..risk import (
     snapshot_of,
 )
 from ..risk.timeutil import to_datetime
+from ..topics import INPUT_TOPIC_OF_TYPE
 from ..webkit import ApiView, Readiness, guarded, json_error
 from .agents import RiskAgents
 from .slot import MaterialSlot
 from .topology import TABLE_NAME
 
 MAX_EVENTS_PER_REQUEST = 1000
-TOPIC_OF_TYPE = {
-    "price_observed": "minerals.prices.v1",
-    "shipment_updated": "minerals.shipments.v1",
-    "export_control": "minerals.export-controls.v1",
-    "stockpile_position": "minerals.stockpile-positions.v1",
-}
 
 
 class NotReady(Exception):
@@ -363,7 +358,7 @@ class RiskApi:
             )
         try:
             futures = [
-                await self.agents.inputs[TOPIC_OF_TYPE[event.type]].send(
+                await self.agents.inputs[INPUT_TOPIC_OF_TYPE[event.type].name].send(
                     key=(
                         event.measure_id if isinstance(event, ExportControl) else event.material
                     ).encode(),
