@@ -99,16 +99,17 @@ def create_app(
 
     @app.timer(RECOVERY_CHECK_S)  # type: ignore[untyped-decorator]
     async def unstall_recovery() -> None:
-        """Seek a changelog partition the recovery stopped reading (`recovery_watch`)."""
-        due = watch.stalled(*faust_adapter.recovery_progress(app))
-        if not due:
-            return
-        metrics.RECOVERY_RESEEKS.inc(len(due))
-        log.warning("table recovery stalled on %s; seeking them again", sorted(due))
+        """Seek a changelog partition the recovery stopped reading (`recovery_watch`). Never
+        raises: an exception in a faust timer stops the whole worker."""
         try:
+            due = watch.stalled(*faust_adapter.recovery_progress(app))
+            if not due:
+                return
+            metrics.RECOVERY_RESEEKS.inc(len(due))
+            log.warning("table recovery stalled on %s; seeking them again", sorted(due))
             await faust_adapter.seek_all(app.consumer, due)
-        except Exception as error:  # a rebalance took them; its recovery seeks anew
-            log.warning("seeking the stalled changelog partitions failed (%r)", error)
+        except Exception:  # e.g. a rebalance took them: its recovery seeks anew
+            log.exception("checking the table recovery for a stall failed")
 
     @app.timer(GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def refresh_gauges() -> None:

@@ -65,10 +65,11 @@ def recovering(app: Any) -> bool:
 
 
 def recovery_progress(app: Any) -> tuple[bool, dict[TP, int], dict[TP, int]]:
-    """(recovering, last applied offset, highwater) of each active changelog partition."""
+    """(recovering, last applied offset, highwater) of each active changelog partition; a
+    partition whose numbers the recovery is still building (None) is left out."""
     recovery = app.tables.recovery
     return (
         bool(recovery.in_recovery),
-        dict(recovery.active_offsets),
-        dict(recovery.active_highwaters),
+        {tp: n for tp, n in recovery.active_offsets.items() if isinstance(n, int)},
+        {tp: n for tp, n in recovery.active_highwaters.items() if isinstance(n, int)},
     )
