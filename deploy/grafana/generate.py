@@ -31,6 +31,10 @@ def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -
     }
 
 
+def rate(counter: str) -> str:
+    return f"rate({counter}[$__rate_interval])"
+
+
 def panel(
     kind: str,
     title: str,
@@ -313,6 +317,44 @@ def pipeline() -> dict[str, Any]:
             [target('sum by (job) (up{job=~"sentinel-.*"})', "{{job}}")],
             12,
             16,
+            12,
+            8,
+        ),
+        panel(
+            "timeseries",
+            "Risk worker: order, re-reads and recovery (per minute)",
+            [
+                target(f"60 * sum ({rate(name)})", legend, ref)
+                for ref, (name, legend) in zip(
+                    "ABCDEFG",
+                    (
+                        ("sentinel_risk_late_events_total", "late events"),
+                        ("sentinel_events_redelivered_total", "re-read records"),
+                        ("sentinel_risk_duplicate_events_total", "duplicate ids"),
+                        ("sentinel_risk_reread_holes_total", "holes read again"),
+                        ("sentinel_risk_skipped_envelopes_total", "envelopes skipped"),
+                        ("sentinel_risk_events_undone_total", "events undone"),
+                        ("sentinel_risk_recovery_reseeks_total", "recovery re-seeks"),
+                    ),
+                    strict=True,
+                )
+            ],
+            0,
+            24,
+            12,
+            8,
+            description="Each is 0 in normal operation; docs/operations.md says what to do.",
+        ),
+        panel(
+            "timeseries",
+            "Risk worker: records waiting in the event-time merge",
+            [
+                target(
+                    "sum by (partition) (sentinel_risk_merge_buffered)", "partition {{partition}}"
+                )
+            ],
+            12,
+            24,
             12,
             8,
         ),

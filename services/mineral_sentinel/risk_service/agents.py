@@ -89,6 +89,8 @@ class RiskAgents:
             "recommendations": RECOMMENDATIONS.full_name(prefix),
         }
         self.dead_letter_topic = DEAD_LETTER.full_name(prefix)
+        for spec in INPUT_TOPICS:  # every series from the start, at 0: a rate, not a gap
+            metrics.LATE_EVENTS.labels(spec.name)
         self.table = app.Table(
             TABLE_NAME,
             default=None,
