@@ -48,8 +48,11 @@ class Policy:
 
     # --- levels and alerting -------------------------------------------------------------
     enter_watch: float = 25.0
+    """Score (0..100) at or above which `watch` is entered."""
     enter_warning: float = 50.0
+    """Score at or above which `warning` is entered (with EU-relevant evidence)."""
     enter_critical: float = 75.0
+    """Score at or above which `critical` is entered (with physical exposure of EU supply)."""
     hysteresis: float = 10.0
     """A level is left only when the score falls this far below its entry threshold."""
     min_dwell_hours: float = 48.0
@@ -95,9 +98,13 @@ class Policy:
             {"ban": 1.0, "quota": 0.75, "licensing": 0.55, "export_tax": 0.4, "other": 0.3}
         )
     )
+    """Share of the restricting country's exports a measure of each kind takes off the market
+    once in force (scaled by the measure's coverage)."""
     licensing_lag_severity: float = 0.9
     """Licensing during its lag: flows near zero until the first licences (gallium 2023)."""
     licensing_lag_working_days: int = 45
+    """Working days after a licensing regime takes effect before the first licences (the lag
+    seen for gallium and germanium in 2023)."""
     announced_weight: float = 0.5
     """An announced measure is a leading signal: it weighs this fraction of an effective one."""
     non_eu_destinations_weight: float = 0.35
@@ -112,6 +119,7 @@ class Policy:
     measure_retention_days: float = 90.0
     """Lifted/suspended/expired measures are forgotten after this long (bounded state)."""
     max_measures: int = 64
+    """Export-control measures kept per material (bounded state)."""
 
     # --- logistics -------------------------------------------------------------------------
     shipment_weights: Mapping[str, float] = field(
@@ -126,6 +134,7 @@ class Policy:
     stale_shipment_days: float = 120.0
     """A delayed/held shipment with no update for this long is dropped (feed lost track)."""
     max_shipments: int = 512
+    """Shipments tracked per material; beyond it the oldest is dropped."""
 
     # --- market ----------------------------------------------------------------------------
     ewma_half_life_prints: float = 20.0
@@ -137,12 +146,17 @@ class Policy:
     warmup_returns: int = 5
     """Returns needed before a z-score counts (before that the prior dominates)."""
     z_low: float = 2.0
+    """A print's log return, in volatilities, at or below which its z-signal is 0."""
     z_high: float = 6.0
+    """A print's log return, in volatilities, at or above which its z-signal is 100."""
     median_window: int = 20
+    """Informative prints of a series in its trailing median."""
     move_low: float = 0.05
+    """Move above the trailing median at or below which the move signal is 0."""
     move_high: float = 0.5
     """Move above the trailing median mapped linearly from 0 at move_low to 100 at move_high."""
     spread_low: float = 0.05
+    """Widening of a regional spread at or below which its signal is 0."""
     spread_high: float = 0.4
     """Widening of a log regional spread beyond its own EWMA baseline, mapped like moves."""
     spread_fresh_days: float = 14.0
@@ -162,7 +176,10 @@ class Policy:
 
     # --- stockpile policy ------------------------------------------------------------------
     shortfall_trigger: float = 0.07
+    """Physical shortfall share of EU supply at which an emergency release is advised (the
+    IEA's 7% collective-action trigger)."""
     horizon_days: int = 90
+    """Horizon of the shortfall share and of a release's size, in days."""
     price_spike_component: float = 60.0
     """Market component at which a price-spike sale tranche is considered."""
     price_spike_tranche_days: float = 10.0
@@ -170,6 +187,7 @@ class Policy:
     replenish_max_market: float = 20.0
     """Replenish only when the market component is below this (prices not elevated)."""
     recommendation_valid_days: int = 30
+    """How long a recommendation stands unless a new one replaces it."""
     replenish_cooldown_days: float = 30.0
     """No replenishment within this long after an alert resolved (markets stay tight a while;
     the IEA defers refilling after a collective action)."""
@@ -183,7 +201,9 @@ class Policy:
     housekeeping_hours: float = 6.0
     """Event-time interval between pruning passes over shipments, measures and series."""
     evidence_cap: int = 64
+    """Event ids kept in an alert's evidence and in each driver."""
     drivers_cap: int = 20
+    """Drivers (the reasons behind the components) listed per snapshot, strongest first."""
 
     # --- per-material deployment protocol (docs/policy.md) ---------------------------------
     materials: Mapping[str, MaterialOverride] = field(default_factory=_no_overrides)
