@@ -159,3 +159,21 @@ def test_the_recovery_progress_is_read_from_faust_s_recovery_service() -> None:
     recovery.in_recovery = False
     recovery.completed.set()
     assert not faust_adapter.recovering(app)
+
+
+async def test_reread_resumes_then_seeks_in_the_consumer_thread() -> None:
+    calls: list[tuple[str, object]] = []
+
+    class _Delegate:
+        def resume_partitions(self, tps: list[TP]) -> None:
+            calls.append(("resume", sorted(tps)))
+
+        async def seek_wait(self, partitions: dict[TP, int]) -> None:
+            calls.append(("seek_wait", partitions))
+
+    tp = TP("changelog", 4)
+    await faust_adapter.reread(_Delegate(), {tp: 0})
+    assert calls == [("resume", [tp]), ("seek_wait", {tp: 0})]
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    assert callable(getattr(FaustConsumer, "resume_partitions", None)), "faust renamed it"

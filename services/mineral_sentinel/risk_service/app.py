@@ -107,7 +107,7 @@ def create_app(
                 return
             metrics.RECOVERY_RESEEKS.inc(len(due))
             log.warning("table recovery stalled on %s; seeking them again", sorted(due))
-            await faust_adapter.seek_all(app.consumer, due)
+            await faust_adapter.reread(app.consumer, due)
         except Exception:  # e.g. a rebalance took them: its recovery seeks anew
             log.exception("checking the table recovery for a stall failed")
 

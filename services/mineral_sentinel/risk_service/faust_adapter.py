@@ -53,8 +53,11 @@ async def seek(consumer: Any, tp: TP, offset: int) -> None:
     await consumer.seek_wait({tp: offset})
 
 
-async def seek_all(consumer: Any, offsets: Mapping[TP, int]) -> None:
-    """`seek` for several partitions at once."""
+async def reread(consumer: Any, offsets: Mapping[TP, int]) -> None:
+    """Read these partitions again from these offsets: resumed (faust fetches only the
+    partitions it counts as active; the recovery resumed them, this makes sure) and sought in
+    the consumer's thread."""
+    consumer.resume_partitions(list(offsets))
     await consumer.seek_wait(dict(offsets))
 
 
