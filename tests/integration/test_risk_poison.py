@@ -162,7 +162,11 @@ async def test_an_event_the_core_raises_on_is_undone_and_dead_lettered(
     """The worker runs with a fault injected into the core (`tests/helpers/faults.py`): one
     event is applied, then the core raises. The state must be as if that event never came."""
     good = [price(i) for i in range(12)]
-    faulty = {**price(40), "event_id": f"{FAULT_PREFIX}gallium", "price": 700.0}
+    faulty = {
+        **price(5, observed_at="2024-03-06T20:00:00Z"),  # between the 6th and 7th good prints
+        "event_id": f"{FAULT_PREFIX}gallium",
+        "price": 700.0,
+    }
     expected = backtest_lines(json.dumps(doc) for doc in good)
     stream = [(b"gallium", json.dumps(doc).encode()) for doc in good[:6]]
     stream.append((b"gallium", json.dumps(faulty).encode()))
