@@ -4,9 +4,11 @@ and a unique topic prefix per test so tests never see each other's data."""
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -14,6 +16,16 @@ from mineral_sentinel.config import Settings
 from mineral_sentinel.localkafka import LocalBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+signal.signal(signal.SIGTERM, _interrupt)
+"""A SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: tests' `finally` blocks and the
+fixtures' teardown still stop the workers and the broker they started, which run in their own
+sessions and would otherwise live on (seen: four orphaned risk workers spinning for an hour)."""
 TEST_BROKER_PORT = int(os.environ.get("SENTINEL_TEST_KAFKA_PORT", "29092"))
 
 

@@ -335,8 +335,6 @@ class RiskAgents:
     ) -> None:
         key = material.encode()
         slot = self.load(key)
-        before = self.table.get(key)
-        """the stored value before this batch: what a step that raises is undone to"""
         if material in self.quarantined:
             for _, record in records:
                 why = f"material quarantined: {self.quarantined[material]}"
@@ -359,6 +357,7 @@ class RiskAgents:
             except Exception as error:  # never die on input, never keep half of an event
                 log.exception("fold failed for %s at %s", material, record.coordinate)
                 metrics.EVENTS_UNDONE.inc()
+                before = self.table.get(key)  # as before this batch: written only at its end
                 base = new_slot(material) if before is None else decode_slot(before)
                 slot = rebuilt(base, stepped, self.catalog, self.policy)
                 why = failure_line(error)
