@@ -43,10 +43,15 @@ def settings_table() -> str:
     return "\n".join([BEGIN, *rows, END])
 
 
-def write_into(path: Path) -> None:
+def replace_between(path: Path, begin: str, end: str, block: str) -> None:
+    """Replace the text from `begin` to `end` (markers included; `block` carries them)."""
     text = path.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    path.write_text(text[:start] + settings_table() + text[end:])
+    start, stop = text.index(begin), text.index(end) + len(end)
+    path.write_text(text[:start] + block + text[stop:])
+
+
+def write_into(path: Path) -> None:
+    replace_between(path, BEGIN, END, settings_table())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from .configdoc import replace_between
 from .risk import policy as policy_module
 from .risk.policy import DEFAULT_POLICY
 
@@ -70,9 +71,7 @@ def policy_table() -> str:
 
 
 def write_into(path: Path) -> None:
-    text = path.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    path.write_text(text[:start] + policy_table() + text[end:])
+    replace_between(path, BEGIN, END, policy_table())
 
 
 if __name__ == "__main__":

@@ -7,16 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mineral_sentinel.risk_service.continuity import ATTEMPTS, RETRY_S, Continuity, Verdict
+from tests.helpers.clock import Clock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_in_order_and_copies_read_again_are_applied() -> None:

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mineral_sentinel.risk_service.recovery_watch import RecoveryWatch
+from tests.helpers.clock import Clock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_partition_without_progress_for_the_stall_time_is_due_again_and_again() -> None:
