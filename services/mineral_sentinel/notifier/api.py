@@ -59,7 +59,7 @@ def register_api(
     clock: Callable[[], datetime] = _now,
 ) -> None:
     def auth(method: HttpMethod, path: str) -> Callable[[Any], Any]:
-        return guarded(route_for("notifier", method, path), keyring, runtime.api_readiness)
+        return guarded(route_for("notifier", method, path), keyring, runtime.readiness)
 
     async def parse(view: View, request: Request, model: type[M]) -> M | Response:
         raw = await request.read()

@@ -63,17 +63,6 @@ class NotifierRuntime:
 
     def readiness(self) -> tuple[HealthStatus, str]:
         """("ok", "") once every part the API and the deliveries need is up; else why not."""
-        status, why = self.api_readiness()
-        if status != "ok":
-            return status, why
-        if self._executor is None or not self._executor.is_ready:
-            return "starting", "waiting for delivery partitions"
-        return "ok", ""
-
-    def api_readiness(self) -> tuple[HealthStatus, str]:
-        """("ok", "") once the stores the API reads and writes are caught up. The deliveries'
-        partitions are not needed: a rebalance of the delivery group (a worker joining or
-        leaving) must not turn subscription requests into 503s."""
         if (
             not self.started.is_set()
             or self._store is None
@@ -88,6 +77,8 @@ class NotifierRuntime:
         for follower in followers:
             if not follower.caught_up.is_set():
                 return "starting", f"reading {follower.topic}"
+        if self._executor is None or not self._executor.is_ready:
+            return "starting", "waiting for delivery partitions"
         return "ok", ""
 
     async def start(self) -> None:
