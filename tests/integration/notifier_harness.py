@@ -5,6 +5,7 @@ Not a test module: imported by tests/integration/test_notifier*.py.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -85,8 +86,16 @@ def start_notifier(
 
 
 async def subscribe(notifier: Notifier, url: str, **fields: Any) -> tuple[str, str]:
-    async with notifier.client() as client:
-        response = await client.post("/v1/subscriptions", json={"url": url, **fields})
+    """Create a subscription as a well-behaved client does: a 503 (the worker is starting, or
+    its delivery group rebalances because another worker joined) is asked again after its
+    Retry-After, within a deadline."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        async with notifier.client() as client:
+            response = await client.post("/v1/subscriptions", json={"url": url, **fields})
+        if response.status_code != 503 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(min(1.0, float(response.headers.get("retry-after", "1"))))
     assert response.status_code == 201, response.text
     body = response.json()
     return body["id"], body["secret"]
