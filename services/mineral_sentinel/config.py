@@ -85,7 +85,16 @@ class Settings(BaseSettings):
     risk_fold_within_s: float = Field(
         0.1,
         gt=0,
-        description="the stateful agent's batch window (one table write per material per batch)",
+        description="the stateful agent's batch window (envelopes folded together)",
+    )
+    risk_table_write_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description=(
+            "a material's table value is written at most this often (0: after every fold batch);"
+            " its envelopes are acknowledged only once it is written"
+        ),
     )
     risk_fetch_max_wait_ms: int = Field(
         50,

@@ -27,7 +27,7 @@ from mineral_sentinel.config import Settings
 from mineral_sentinel.feeds.synthetic import synthetic_stream
 from mineral_sentinel.kafka_admin import ensure_topics
 from mineral_sentinel.topics import INPUT_TOPIC_OF_TYPE, TopicSpec
-from tests.bench.bench_risk_service import percentile
+from tests.bench.bench_risk_service import percentile, stage_budget
 from tests.helpers.polling import wait_until
 from tests.integration.risk_harness import RiskWorker
 
@@ -145,16 +145,6 @@ async def plain_round_trip(bootstrap: str, prefix: str, count: int) -> list[floa
         await consumer.stop()
         await producer.stop()
     return latencies
-
-
-def stage_budget(worker: RiskWorker, events: int) -> dict[str, float]:
-    text = worker.get("/metrics").text
-    budget: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("sentinel_risk_stage_seconds_total{"):
-            stage = line.split('stage="', 1)[1].split('"', 1)[0]
-            budget[stage] = float(line.rsplit(" ", 1)[1]) * 1e6 / max(1, events)
-    return budget
 
 
 def summary(name: str, values: list[float]) -> str:

@@ -29,6 +29,7 @@ from mineral_sentinel.catalog.loader import load_catalog
 from mineral_sentinel.config import Settings
 from mineral_sentinel.kafka_admin import ensure_topics
 from mineral_sentinel.topics import PRICES, TopicSpec
+from tests.bench import profiling
 from tests.helpers.polling import wait_until
 from tests.integration.risk_harness import RiskWorker
 
@@ -183,6 +184,17 @@ async def read_risk(
     return out
 
 
+def stage_budget(worker: RiskWorker, events: int) -> dict[str, float]:
+    """The worker's own stage counters (`sentinel_risk_stage_seconds_total`), µs per event."""
+    text = worker.get("/metrics").text
+    budget: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("sentinel_risk_stage_seconds_total{"):
+            stage = line.split('stage="', 1)[1].split('"', 1)[0]
+            budget[stage] = float(line.rsplit(" ", 1)[1]) * 1e6 / max(1, events)
+    return budget
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -212,10 +224,16 @@ async def test_bench_risk_worker_against_plain_aiokafka(
     worker = RiskWorker(service_env, tmp_path / "worker.log", store="rocksdb://").start()
     assert worker.process.process is not None
     pid = worker.process.process.pid
+    profile = profiling.Profile(pid, tmp_path / "profile.txt") if profiling.ENABLED else None
     try:
-        first, last = wait_processed(worker, N, timeout=1800)
+        if profile is not None:
+            with profile:
+                first, last = wait_processed(worker, N, timeout=1800)
+        else:
+            first, last = wait_processed(worker, N, timeout=1800)
         worker_rate = N / (last - first)
         rss_after_n = rss_mb(pid)
+        budget = stage_budget(worker, N)
         # 3. latency at a steady rate
         mark_ms = int(time.time() * 1000)
         steady = int(RATE * RATE_SECONDS)
@@ -245,6 +263,11 @@ async def test_bench_risk_worker_against_plain_aiokafka(
     print(f"baseline aiokafka consume->produce: {base_rate:,.0f} events/s")
     print(f"risk worker (validate, re-key, fold, emit): {worker_rate:,.0f} events/s")
     print(f"ratio worker/baseline: {worker_rate / base_rate:.2f}")
+    print(f"worker stage budget, µs per input event (1e6/rate = {1e6 / worker_rate:.1f}):")
+    for stage, micros in sorted(budget.items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<18} {micros:8.1f}")
+    if profile is not None:
+        print(profile.top())
     print(
         f"latency produce->risk output at {RATE:,}/s for {RATE_SECONDS:.0f} s "
         f"({len(latencies):,} snapshots matched): p50 {percentile(latencies, 0.5):.0f} ms, "

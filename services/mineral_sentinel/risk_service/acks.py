@@ -47,6 +47,10 @@ class InOrderRelease:
             done.append(queue.popleft())
         return done
 
+    def partitions(self) -> list[int]:
+        """Partitions with envelopes held."""
+        return [p for p, queue in self._queues.items() if queue]
+
     def forget(self, partition: int) -> None:
         """The partition went to another worker: it reads these envelopes again."""
         self._queues.pop(partition, None)

@@ -5,14 +5,17 @@ Everything here is I/O and bookkeeping; decisions live in `ingest`, `merge` and 
   and forwards it per material to the by-material topic, with every input partition's marks.
 - The fold agent (faust, consumer group of the app, owns the table) feeds each by-material
   partition's envelopes to that partition's event-time merge and applies what the merge
-  releases, in the total order, material by material: outputs are sent first, then the
-  material's table value is written once per release, so a crash can only lose a table write,
-  never outputs the table claims were made.
-- The fold takes envelopes in batches (`SENTINEL_RISK_FOLD_WITHIN_S`) and writes each material
-  once per batch. An envelope is acknowledged once every record in it, and every envelope read
-  before it on its partition, has been applied (`acks`), so the committed offset never passes a
-  record that waits in the merge. After a crash the uncommitted envelopes are read again:
-  records already applied are recognised by their input coordinate.
+  releases, in the total order, material by material: outputs are sent first, and the
+  material's table value is written later, so a crash can only lose a table write, never
+  outputs the table claims were made.
+- The fold takes envelopes in batches (`SENTINEL_RISK_FOLD_WITHIN_S`). A material's table value
+  is written at most once per `SENTINEL_RISK_TABLE_WRITE_INTERVAL_S` (`write_behind`): until
+  then its slot lives in memory and its records are not counted off their envelopes. An
+  envelope is acknowledged once every record in it has been applied *and written*, and every
+  envelope read before it on its partition too (`acks`), so the committed offset never passes
+  a record that waits in the merge or in an unwritten slot. After a crash the uncommitted
+  envelopes are read again: records already in the stored value are recognised by their input
+  coordinate, the others are applied again (the same outputs again: at least once).
 Agent concurrency is 1 (faust can commit past an in-flight message otherwise); the service
 scales by partitions and workers.
 """
@@ -49,6 +52,7 @@ from .merge import MergeState, new_merge, offer_mark, offer_record, release
 from .processor import Step, StepResult, rebuilt, step
 from .slot import MaterialSlot, OutputKind, decode_slot, encode_slot, new_slot
 from .topology import BY_MATERIAL, MATERIAL_STATE_CHANGELOG, TABLE_NAME
+from .write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,10 @@ class RiskAgents:
         self.quarantined: dict[str, str] = {}
         """material -> why its stored state cannot be used"""
         self._cache: dict[bytes, tuple[bytes, MaterialSlot]] = {}
+        self.unwritten: WriteBehind[Any] = WriteBehind(settings.risk_table_write_interval_s)
+        """Slots applied past their stored value, written at most every interval
+        (`write_behind`)."""
+        self.clock: Callable[[], float] = time.monotonic
         self._background: set[asyncio.Future[Any]] = set()
         self.positions: dict[TP, int] = {}
         """Next by-material offset to process per partition (for the lag gauge)."""
@@ -171,6 +179,9 @@ class RiskAgents:
         Every assigned partition is expected to start at its committed offset (`continuity`)."""
         topic = self.by_material.get_topic_name()
         mine = {tp.partition for tp in assigned if tp.topic == topic}
+        dropped = self.unwritten.forget_partitions(mine)
+        if dropped:
+            log.info("dropped the unwritten state of %s (another worker folds them now)", dropped)
         for partition in list(self.merges):
             if partition not in mine:
                 del self.merges[partition]
@@ -212,8 +223,8 @@ class RiskAgents:
             await self._fold_batch(events)
 
     async def _fold_batch(self, events: Sequence[Any]) -> None:
-        """Offer a batch of envelopes to their partitions' merges, then apply what the merges
-        release, one table write per material. Every envelope is held unacknowledged past the
+        """Offer a batch of envelopes to their partitions' merges, apply what the merges
+        release, then write the slots that are due (`write_behind`). Every envelope is held unacknowledged past the
         batch (`faust_adapter.hold`) and released in read order once its records are applied
         (`acks`)."""
         began = time.perf_counter()
@@ -275,8 +286,9 @@ class RiskAgents:
         metrics.STAGE_SECONDS.labels("merge").inc(time.perf_counter() - began)
         if released:
             await self._apply_released(released, touched)
+        self._write_due(self.clock())
         consumer = self.app.consumer
-        for partition in read:
+        for partition in self.releases.partitions():
             for held in self.releases.releasable(partition):
                 faust_adapter.release_later(held.event, consumer)
 
@@ -322,23 +334,56 @@ class RiskAgents:
         for _, (key, (record, _)) in released:
             by_material.setdefault(record.material, []).append((key, record))
         partition_of = {record.material: p for p, (_, (record, _)) in released}
+        now = self.clock()
         for material, records in by_material.items():
-            event = touched[partition_of[material]]
-            faust_adapter.write_to_partition_of(event)
-            await self._apply_material(material, records, event.message)
-        for partition, (_, (record, _)) in released:
-            for holder in self.waiting[partition].pop((record.material, record.coordinate), ()):
-                holder.remaining -= 1
+            partition = partition_of[material]
+            event = touched[partition]
+            await self._apply_material(material, records, event, partition, now)
+
+    def _write_due(self, now: float) -> None:
+        """Write the slots whose interval is up; count their records off their envelopes."""
+        due = self.unwritten.due(now)
+        if not due:
+            return
+        began = time.perf_counter()
+        for material in due:
+            entry = self.unwritten.written(material)
+            if entry is None:
+                continue
+            key = material.encode()
+            faust_adapter.write_to_partition_of(entry.via)
+            value = encode_slot(entry.slot)
+            self.table[key] = value
+            self._cache[key] = (value, entry.slot)
+            waiting = self.waiting.get(entry.partition, {})
+            for ident in entry.applied:
+                for holder in waiting.pop(ident, ()):
+                    holder.remaining -= 1
+        metrics.STAGE_SECONDS.labels("table").inc(time.perf_counter() - began)
+        metrics.UNWRITTEN_MATERIALS.set(len(self.unwritten))
 
     async def _apply_material(
-        self, material: str, records: list[tuple[OrderKey, Forwarded]], message: Any
+        self,
+        material: str,
+        records: list[tuple[OrderKey, Forwarded]],
+        event: Any,
+        partition: int,
+        now: float,
     ) -> None:
+        """Apply a material's released records to its slot and send their outputs; the slot
+        is written later (`_write_due`), and the records counted off their envelopes then."""
+        message = event.message
         key = material.encode()
+        applied = [(material, record.coordinate) for _, record in records]
+        # faust's RocksDB store reads only the current event's partition (no fallback): a
+        # material read in another partition's context is "never seen".
+        faust_adapter.write_to_partition_of(event)
         slot = self.load(key)
         if material in self.quarantined:
             for _, record in records:
                 why = f"material quarantined: {self.quarantined[material]}"
                 await self._failure(key, record.raw, message, "unusable_state", why)
+            self._count_off(partition, applied)
             return
         if slot is None:
             slot = new_slot(material)
@@ -347,23 +392,24 @@ class RiskAgents:
         core = 0.0
         stepped: list[Step] = []
         for order, record in records:
-            event = self._event(record)
-            if event is None:
+            parsed = self._event(record)
+            if parsed is None:
                 await self._failure(key, record.raw, message, "processing_error", "unparseable")
                 continue
             started = time.perf_counter()
             try:
-                result = step(slot, order, event, record.coordinate, self.catalog, self.policy)
+                result = step(slot, order, parsed, record.coordinate, self.catalog, self.policy)
             except Exception as error:  # never die on input, never keep half of an event
                 log.exception("fold failed for %s at %s", material, record.coordinate)
                 metrics.EVENTS_UNDONE.inc()
-                before = self.table.get(key)  # as before this batch: written only at its end
+                before = self.table.get(key)  # the stored value: what was applied since is known
                 base = new_slot(material) if before is None else decode_slot(before)
-                slot = rebuilt(base, stepped, self.catalog, self.policy)
+                since = self.unwritten.steps(material) + stepped
+                slot = rebuilt(base, since, self.catalog, self.policy)
                 why = failure_line(error)
                 await self._failure(key, record.raw, message, "processing_error", why)
                 continue
-            stepped.append((order, event, record.coordinate))
+            stepped.append((order, parsed, record.coordinate))
             elapsed = time.perf_counter() - started
             core += elapsed
             if result.late:
@@ -384,14 +430,15 @@ class RiskAgents:
             self._observe(record, result, elapsed)
             if result.failure is not None:
                 await self._failure(key, record.raw, message, "processing_error", result.failure)
-        written = time.perf_counter()
-        value = encode_slot(slot)
-        self.table[key] = value
-        self._cache[key] = (value, slot)
-        done = time.perf_counter()
+        self.unwritten.applied(material, partition, slot, event, now, stepped, applied)
         metrics.STAGE_SECONDS.labels("core").inc(core)
-        metrics.STAGE_SECONDS.labels("outputs").inc(written - began - core)
-        metrics.STAGE_SECONDS.labels("table").inc(done - written)
+        metrics.STAGE_SECONDS.labels("outputs").inc(time.perf_counter() - began - core)
+
+    def _count_off(self, partition: int, applied: list[tuple[str, str]]) -> None:
+        waiting = self.waiting.get(partition, {})
+        for ident in applied:
+            for holder in waiting.pop(ident, ()):
+                holder.remaining -= 1
 
     def _event(self, record: Forwarded) -> InputEvent | None:
         """The model parsed at intake when this worker forwarded it; else parse the bytes."""
@@ -453,8 +500,12 @@ class RiskAgents:
     # ---- state access ----------------------------------------------------------------------------
 
     def load(self, key: bytes) -> MaterialSlot | None:
-        """The decoded slot for a material, reusing the cache when the stored bytes match; None
-        for a material never seen or quarantined."""
+        """The fold's slot for a material: the unwritten one, else the stored value decoded
+        (reusing the cache when the stored bytes match); None for a material never seen or
+        quarantined."""
+        pending = self.unwritten.slot(key.decode())
+        if pending is not None:
+            return pending
         value = self.table.get(key)
         if value is None:
             return None
@@ -467,8 +518,10 @@ class RiskAgents:
         return slot
 
     def stored(self, key: bytes) -> MaterialSlot | None:
-        """A fresh decode of the stored value (for readers that must not share the cache)."""
-        value = self.table.get(key)
+        """A fresh decode of the material's latest value, applied but maybe not written yet
+        (for readers that must not share the fold's slot)."""
+        pending = self.unwritten.slot(key.decode())
+        value = encode_slot(pending) if pending is not None else self.table.get(key)
         return None if value is None else self._usable(key, value)
 
     def _usable(self, key: bytes, value: bytes) -> MaterialSlot | None:

@@ -33,7 +33,8 @@ TESTED_FAUST = ("0.15",)
 
 
 def write_to_partition_of(event: Any) -> None:
-    """Make `event` the current event, so table writes go to its partition."""
+    """Make `event` the current event, so table reads and writes go to its partition (the
+    RocksDB store looks a key up only in the current event's partition)."""
     _current_event.set(weakref.ref(event))
 
 

@@ -94,6 +94,10 @@ RECOVERY_RESEEKS = Counter(
     "sentinel_risk_recovery_reseeks_total",
     "Changelog partitions sought again because the table recovery stopped reading them",
 )
+UNWRITTEN_MATERIALS = Gauge(
+    "sentinel_risk_unwritten_materials",
+    "Materials whose applied state waits for its next table write (write-behind)",
+)
 QUARANTINED = Gauge(
     "sentinel_risk_quarantined_materials",
     "Materials whose stored state this worker cannot use (their events go to dead letters)",
