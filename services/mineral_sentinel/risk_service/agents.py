@@ -224,9 +224,9 @@ class RiskAgents:
 
     async def _fold_batch(self, events: Sequence[Any]) -> None:
         """Offer a batch of envelopes to their partitions' merges, apply what the merges
-        release, then write the slots that are due (`write_behind`). Every envelope is held unacknowledged past the
-        batch (`faust_adapter.hold`) and released in read order once its records are applied
-        (`acks`)."""
+        release, then write the slots that are due (`write_behind`). Every envelope is held
+        unacknowledged past the batch (`faust_adapter.hold`) and released in read order once
+        its records are applied and written (`acks`)."""
         began = time.perf_counter()
         touched: dict[int, Any] = {}
         """partition -> an envelope event of it (table writes go to its partition)"""
