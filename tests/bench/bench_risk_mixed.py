@@ -27,6 +27,7 @@ from mineral_sentinel.config import Settings
 from mineral_sentinel.feeds.synthetic import synthetic_stream
 from mineral_sentinel.kafka_admin import ensure_topics
 from mineral_sentinel.topics import INPUT_TOPIC_OF_TYPE, TopicSpec
+from tests.bench import profiling
 from tests.bench.bench_risk_service import percentile, stage_budget
 from tests.helpers.polling import wait_until
 from tests.integration.risk_harness import RiskWorker
@@ -169,8 +170,15 @@ async def test_bench_mixed_load_latency(
     )
     baseline = await plain_round_trip(kafka_bootstrap, topic_prefix, min(count, 20_000))
     worker = RiskWorker(service_env, tmp_path / "worker.log", store="rocksdb://").start()
+    assert worker.process.process is not None
+    pid = worker.process.process.pid
+    profile = profiling.Profile(pid, tmp_path / "profile.txt") if profiling.ENABLED else None
     try:
-        sent = await produce_mixed(kafka_bootstrap, topic_prefix, count)
+        if profile is not None:
+            with profile:
+                sent = await produce_mixed(kafka_bootstrap, topic_prefix, count)
+        else:
+            sent = await produce_mixed(kafka_bootstrap, topic_prefix, count)
         wait_until(
             lambda: worker.metric("sentinel_events_consumed_total") >= count * 0.99,
             timeout=600,
@@ -196,3 +204,6 @@ async def test_bench_mixed_load_latency(
     print("worker stage budget, µs per input event:")
     for stage, micros in sorted(budget.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:<18} {micros:8.1f}")
+    if profile is not None:
+        print("worker profile while the load was produced (py-spy):")
+        print(profile.top())
