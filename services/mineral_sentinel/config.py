@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     risk_batch_within_s: float = Field(
         0.05, gt=0, description="the intake waits at most this long to fill a batch"
     )
+    risk_fold_batch_size: int = Field(
+        200,
+        ge=1,
+        description=(
+            "the stateful agent folds up to this many envelopes per batch (a backlog's"
+            " envelope holds hundreds of records, decoded without a pause: 2,000 stalled the"
+            " event loop past the group session timeout)"
+        ),
+    )
     risk_fold_within_s: float = Field(
         0.1,
         gt=0,

@@ -38,7 +38,7 @@ from faust.types import TP
 from ..catalog.model import Catalog
 from ..config import Settings
 from ..contracts.events import InputEvent, parse_event
-from ..contracts.outputs import LEVEL_ORDER, DeadLetterError
+from ..contracts.outputs import LEVEL_ORDER, DeadLetterError, RiskSnapshot
 from ..ingest import Rejected, dead_letter, failure_line
 from ..risk import Policy, as_of, snapshot_of
 from ..risk.ordering import OrderKey
@@ -64,6 +64,10 @@ ROCKSDB_OPTIONS = {
 """Per partition database: a few dozen small values each, so faust's large defaults (sized for
 big tables) would only cost memory."""
 INTAKE_RESTART_S = 2.0
+YIELD_EVERY = 500
+"""Records the fold applies before it lets the event loop run other tasks: a merge can release
+a whole backlog at once (100,000 records is seconds of work), and the HTTP API, the metrics
+endpoint and the intake share the loop."""
 
 
 Pending = tuple[Forwarded, HeldEnvelope]
@@ -134,6 +138,8 @@ class RiskAgents:
         """Slots applied past their stored value, written at most every interval
         (`write_behind`)."""
         self.clock: Callable[[], float] = time.monotonic
+        self._unyielded = 0
+        """Records applied since the fold last let other tasks run (`YIELD_EVERY`)."""
         self._background: set[asyncio.Future[Any]] = set()
         self.positions: dict[TP, int] = {}
         """Next by-material offset to process per partition (for the lag gauge)."""
@@ -219,7 +225,7 @@ class RiskAgents:
 
     async def _fold(self, stream: Any) -> None:
         within = self.settings.risk_fold_within_s
-        async for events in stream.take_events(self.settings.risk_batch_size, within):
+        async for events in stream.take_events(self.settings.risk_fold_batch_size, within):
             await self._fold_batch(events)
 
     async def _fold_batch(self, events: Sequence[Any]) -> None:
@@ -329,7 +335,8 @@ class RiskAgents:
     async def _apply_released(
         self, released: list[tuple[int, tuple[OrderKey, Pending]]], touched: dict[int, Any]
     ) -> None:
-        """Apply the released records material by material; count them off their envelopes."""
+        """Apply the released records material by material (they are counted off their
+        envelopes when their slot is written)."""
         by_material: dict[str, list[tuple[OrderKey, Forwarded]]] = {}
         for _, (key, (record, _)) in released:
             by_material.setdefault(record.material, []).append((key, record))
@@ -391,7 +398,12 @@ class RiskAgents:
         began = time.perf_counter()
         core = 0.0
         stepped: list[Step] = []
+        latest: RiskSnapshot | None = None
         for order, record in records:
+            self._unyielded += 1
+            if self._unyielded >= YIELD_EVERY:
+                self._unyielded = 0
+                await asyncio.sleep(0)
             parsed = self._event(record)
             if parsed is None:
                 await self._failure(key, record.raw, message, "processing_error", "unparseable")
@@ -428,9 +440,23 @@ class RiskAgents:
                     headers=None,
                 )
             self._observe(record, result, elapsed)
+            if result.snapshot is not None:
+                latest = result.snapshot
             if result.failure is not None:
                 await self._failure(key, record.raw, message, "processing_error", result.failure)
-        self.unwritten.applied(material, partition, slot, event, now, stepped, applied)
+        if latest is not None:  # gauges show the last value: once per material and batch
+            set_material_gauges(
+                material,
+                latest.score,
+                LEVEL_ORDER[latest.level],
+                latest.supply_risk.value,
+                latest.days_of_cover,
+            )
+        if partition in self.merges:
+            self.unwritten.applied(material, partition, slot, event, now, stepped, applied)
+        else:  # a rebalance took the partition while this batch yielded: the new owner
+            # reads these envelopes again from the stored value; nothing of it is written here
+            log.info("partition %s was reassigned while %s was folded", partition, material)
         metrics.STAGE_SECONDS.labels("core").inc(core)
         metrics.STAGE_SECONDS.labels("outputs").inc(time.perf_counter() - began - core)
 
@@ -487,15 +513,6 @@ class RiskAgents:
             metrics.ALERTS_EMITTED.labels(severity, status).inc()
         for action in result.actions:
             metrics.RECOMMENDATIONS.labels(action).inc()
-        snap = result.snapshot
-        if snap is not None:
-            set_material_gauges(
-                snap.material,
-                snap.score,
-                LEVEL_ORDER[snap.level],
-                snap.supply_risk.value,
-                snap.days_of_cover,
-            )
 
     # ---- state access ----------------------------------------------------------------------------
 

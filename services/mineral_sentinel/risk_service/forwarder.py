@@ -49,7 +49,9 @@ COMMIT_INTERVAL_S = 0.2
 SHUTDOWN_SETTLE_S = 10.0
 """How long a stopping intake waits for its last acknowledgements and commit."""
 POSITION_WAIT_S = 0.05
-HANDOFF_LIMIT = 200_000
+HANDOFF_LIMIT = 20_000
+"""About 1 KB per parsed event. The intake runs ahead of the fold in a backlog, so a larger bound
+only holds events that are evicted before the fold reaches them (200,000 held ~200 MiB)."""
 
 
 class Handoff:

@@ -28,6 +28,7 @@ released regardless (counted as forced; a source that is behind then delivers la
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -114,13 +115,39 @@ def releasable(state: MergeState[T], time_us: int, written_ms: int) -> bool:
     return True
 
 
+def _floors(state: MergeState[T]) -> tuple[float, float]:
+    """The lowest mark and the lowest safe time over every expected source (-inf where one is
+    unknown): a record older than the first, or written no later than the second, passes every
+    source at once."""
+    marks = state.marks
+    time_floor = safe_floor = math.inf
+    for source in state.expected:
+        mark = marks.get(source)
+        if mark is None:
+            return -math.inf, -math.inf
+        time_floor = min(time_floor, -math.inf if mark.time_us is None else mark.time_us)
+        safe_floor = min(safe_floor, -math.inf if mark.safe_ms is None else mark.safe_ms)
+    return time_floor, safe_floor
+
+
 def release(state: MergeState[T], *, limit: int) -> Release[T]:
     """Pop records from the front of the order while they are releasable, then the oldest
-    ones past `limit`."""
+    ones past `limit`. The floors decide most records in O(1); only a record neither floor
+    lets through is checked source by source (`releasable`), and that is the last one looked
+    at unless it passes."""
     heap = state.heap
     out: list[tuple[OrderKey, T]] = []
     pop = heapq.heappop
-    while heap and releasable(state, heap[0][0].time_us, heap[0][2]):
+    time_floor, safe_floor = _floors(state)
+    while heap:
+        head = heap[0]
+        time_us, written_ms = head[0].time_us, head[2]
+        if not (
+            time_us < time_floor
+            or written_ms <= safe_floor
+            or releasable(state, time_us, written_ms)
+        ):
+            break
         key, _, _, item = pop(heap)
         out.append((key, item))
     forced = 0
