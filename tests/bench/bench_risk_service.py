@@ -9,6 +9,8 @@ Measured in one run on the same broker and the same messages:
   4. worker RSS after N events and after BENCH_RSS_EVENTS events (memory must stay flat).
 Sizes: BENCH_EVENTS (default 200,000), BENCH_RATE (5,000/s), BENCH_RATE_SECONDS (10),
 BENCH_RSS_EVENTS (1,000,000; 0 skips). The catalog has 42 materials: events cycle over all.
+BENCH_STORE (`rocksdb://`) picks the worker's table store (`memory://` tells RocksDB's share of
+the memory apart).
 """
 
 from __future__ import annotations
@@ -221,7 +223,9 @@ async def test_bench_risk_worker_against_plain_aiokafka(
     )
     # 2. the worker on the same messages, pre-loaded
     await produce_range(kafka_bootstrap, prices, 0, N)
-    worker = RiskWorker(service_env, tmp_path / "worker.log", store="rocksdb://").start()
+    worker = RiskWorker(
+        service_env, tmp_path / "worker.log", store=os.environ.get("BENCH_STORE", "rocksdb://")
+    ).start()
     assert worker.process.process is not None
     pid = worker.process.process.pid
     profile = profiling.Profile(pid, tmp_path / "profile.txt") if profiling.ENABLED else None
