@@ -13,6 +13,7 @@ with the worker's per-stage time budget in µs per event from its own stage coun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -174,10 +175,7 @@ async def test_bench_mixed_load_latency(
     pid = worker.process.process.pid
     profile = profiling.Profile(pid, tmp_path / "profile.txt") if profiling.ENABLED else None
     try:
-        if profile is not None:
-            with profile:
-                sent = await produce_mixed(kafka_bootstrap, topic_prefix, count)
-        else:
+        with profile or contextlib.nullcontext():
             sent = await produce_mixed(kafka_bootstrap, topic_prefix, count)
         wait_until(
             lambda: worker.metric("sentinel_events_consumed_total") >= count * 0.99,

@@ -16,6 +16,7 @@ the memory apart).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -230,10 +231,7 @@ async def test_bench_risk_worker_against_plain_aiokafka(
     pid = worker.process.process.pid
     profile = profiling.Profile(pid, tmp_path / "profile.txt") if profiling.ENABLED else None
     try:
-        if profile is not None:
-            with profile:
-                first, last = wait_processed(worker, N, timeout=1800)
-        else:
+        with profile or contextlib.nullcontext():
             first, last = wait_processed(worker, N, timeout=1800)
         worker_rate = N / (last - first)
         rss_after_n = rss_mb(pid)

@@ -236,13 +236,11 @@ class RiskAgents:
         began = time.perf_counter()
         touched: dict[int, Any] = {}
         """partition -> an envelope event of it (table writes go to its partition)"""
-        read: set[int] = set()
         for event in events:
             message = event.message
             partition = message.partition
             if not await self._in_order(event):
                 continue
-            read.add(partition)
             self.positions[message.tp] = message.offset + 1
             faust_adapter.hold(event)
             try:
@@ -362,10 +360,7 @@ class RiskAgents:
             value = encode_slot(entry.slot)
             self.table[key] = value
             self._cache[key] = (value, entry.slot)
-            waiting = self.waiting.get(entry.partition, {})
-            for ident in entry.applied:
-                for holder in waiting.pop(ident, ()):
-                    holder.remaining -= 1
+            self._count_off(entry.partition, entry.applied)
         metrics.STAGE_SECONDS.labels("table").inc(time.perf_counter() - began)
         metrics.UNWRITTEN_MATERIALS.set(len(self.unwritten))
 
@@ -461,6 +456,7 @@ class RiskAgents:
         metrics.STAGE_SECONDS.labels("outputs").inc(time.perf_counter() - began - core)
 
     def _count_off(self, partition: int, applied: list[tuple[str, str]]) -> None:
+        """These records are done with (written, or dead-lettered): their envelopes may go."""
         waiting = self.waiting.get(partition, {})
         for ident in applied:
             for holder in waiting.pop(ident, ()):
