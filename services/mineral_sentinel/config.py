@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         5 * 24 * 3600.0, gt=0, description="disable an endpoint failing continuously this long"
     )
     webhook_endpoint_concurrency: int = Field(4, ge=1, description="in-flight sends per endpoint")
+    webhook_recovery_check_s: float = Field(
+        5.0,
+        ge=0,
+        description="while a failing endpoint's deliveries wait on a retry, try one early this "
+        "often; once one succeeds the rest go at once (0 = the retry schedule only)",
+    )
     webhook_retry_jitter: float = Field(
         0.2, ge=0, lt=1, description="relative jitter on retry delays (0.2 = +/- 20 %)"
     )

@@ -73,7 +73,9 @@ class RecordingExecutor(Executor):
         )
         self.sent: list[str] = []
 
-    async def _attempt(self, state: DeliveryState, endpoint: Endpoint) -> None:
+    async def _attempt(
+        self, state: DeliveryState, endpoint: Endpoint, turn: str = "attempt"
+    ) -> None:
         self.sent.append(state.task.delivery_id)
         self._apply(succeeded(state.task))
 

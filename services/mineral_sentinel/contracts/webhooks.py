@@ -69,6 +69,11 @@ class DeliveryAttempt(OutputMessage):
     failing_since: Timestamp | None = Field(
         None, description="start of the endpoint's current run of failures (auto-disable)"
     )
+    early: bool = Field(
+        False,
+        description="made before its scheduled time because the endpoint looked recovered; "
+        "a failed early attempt keeps the retry schedule as it was",
+    )
 
 
 class DeliveryRecord(
@@ -83,6 +88,7 @@ class AttemptOut(OutputMessage):
     duration_ms: float
     status_code: int | None
     error: str
+    early: bool = Field(False, description="made ahead of the retry schedule (endpoint recovery)")
 
 
 class DeliveryOut(OutputMessage):

@@ -20,7 +20,7 @@ from ..contracts.webhooks import (
 )
 from .retry import RetryPolicy, next_delay
 
-Outcome = Literal["success", "retry", "failed", "disabled"]
+Outcome = Literal["success", "retry", "early_retry", "failed", "disabled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,39 +50,92 @@ def decide(
     jitter_sample: float,
     failing_since: datetime | None,
     disable_after_s: float,
+    scheduled: int | None = None,
 ) -> Verdict:
     """2xx succeeds; 410 disables; anything else retries on the schedule until exhausted, or
-    disables the endpoint once it has failed continuously for `disable_after_s`."""
+    disables the endpoint once it has failed continuously for `disable_after_s`.
+
+    `attempt` numbers the HTTP attempt; `scheduled` is its place in the retry schedule (the
+    same unless failed early attempts came before it, which the schedule does not count)."""
+    final = _final(task, attempt, result, now, failing_since, disable_after_s)
+    if final is not None:
+        return final
+    since = failing_since or now
+    delay = next_delay(
+        attempt if scheduled is None else scheduled, policy, jitter_sample, result.retry_after_s
+    )
+    if delay is None:
+        return Verdict(_record(task, attempt, result, now, "failed", None, since), "failed", None)
+    next_at = now + timedelta(seconds=delay)
+    return Verdict(_record(task, attempt, result, now, "retrying", next_at, since), "retry", None)
+
+
+def decide_early(
+    task: DeliveryTask,
+    attempt: int,
+    result: AttemptResult,
+    now: datetime,
+    scheduled_at: datetime | None,
+    failing_since: datetime | None,
+    disable_after_s: float,
+) -> Verdict:
+    """An attempt made ahead of the schedule (recovery.py): success, 410 and the auto-disable
+    count as on schedule; any other failure keeps the scheduled retry (`scheduled_at`)."""
+    final = _final(task, attempt, result, now, failing_since, disable_after_s, early=True)
+    if final is not None:
+        return final
+    since = failing_since or now
+    record = _record(task, attempt, result, now, "retrying", scheduled_at, since, early=True)
+    return Verdict(record, "early_retry", None)
+
+
+def _final(
+    task: DeliveryTask,
+    attempt: int,
+    result: AttemptResult,
+    now: datetime,
+    failing_since: datetime | None,
+    disable_after_s: float,
+    early: bool = False,
+) -> Verdict | None:
     code = result.status_code
-
-    def record(
-        status: DeliveryStatus, next_at: datetime | None, since: datetime | None
-    ) -> DeliveryAttempt:
-        return DeliveryAttempt(
-            delivery_id=task.delivery_id,
-            subscription_id=task.subscription_id,
-            attempt=attempt,
-            at=now,
-            duration_ms=round(result.duration_ms, 3),
-            status_code=code,
-            error=result.error[:500],
-            status=status,
-            next_attempt_at=next_at,
-            failing_since=since,
-        )
-
     if code is not None and 200 <= code < 300:
-        return Verdict(record("succeeded", None, None), "success", None)
+        record = _record(task, attempt, result, now, "succeeded", None, None, early)
+        return Verdict(record, "success", None)
     since = failing_since or now
     if code == 410:
-        return Verdict(record("disabled", None, since), "disabled", "endpoint answered 410 Gone")
+        record = _record(task, attempt, result, now, "disabled", None, since, early)
+        return Verdict(record, "disabled", "endpoint answered 410 Gone")
     if (now - since).total_seconds() >= disable_after_s:
         reason = f"endpoint failing continuously since {since.isoformat()}"
-        return Verdict(record("disabled", None, since), "disabled", reason)
-    delay = next_delay(attempt, policy, jitter_sample, result.retry_after_s)
-    if delay is None:
-        return Verdict(record("failed", None, since), "failed", None)
-    return Verdict(record("retrying", now + timedelta(seconds=delay), since), "retry", None)
+        record = _record(task, attempt, result, now, "disabled", None, since, early)
+        return Verdict(record, "disabled", reason)
+    return None
+
+
+def _record(
+    task: DeliveryTask,
+    attempt: int,
+    result: AttemptResult,
+    now: datetime,
+    status: DeliveryStatus,
+    next_at: datetime | None,
+    since: datetime | None,
+    early: bool = False,
+) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=task.delivery_id,
+        subscription_id=task.subscription_id,
+        attempt=attempt,
+        at=now,
+        duration_ms=round(result.duration_ms, 3),
+        status_code=result.status_code,
+        error=result.error[:500],
+        status=status,
+        next_attempt_at=next_at,
+        failing_since=since,
+        early=early,
+    )
 
 
 def not_attempted(
@@ -117,7 +170,18 @@ class DeliveryState:
 
     @property
     def attempts_made(self) -> int:
+        """HTTP attempts so far, early ones included (they number the next attempt)."""
         return sum(1 for a in self.attempts if a.attempt > 0)
+
+    @property
+    def scheduled_attempts(self) -> int:
+        """HTTP attempts the retry schedule counts: all but the failed early ones."""
+        return sum(1 for a in self.attempts if a.attempt > 0 and not a.early)
+
+    @property
+    def last_attempt_at(self) -> datetime | None:
+        made = [a.at for a in self.attempts if a.attempt > 0]
+        return made[-1] if made else None
 
     @property
     def terminal(self) -> bool:
@@ -143,6 +207,7 @@ class DeliveryState:
                     duration_ms=a.duration_ms,
                     status_code=a.status_code,
                     error=a.error,
+                    early=a.early,
                 )
                 for a in self.attempts
             ],

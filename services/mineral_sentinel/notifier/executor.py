@@ -8,7 +8,9 @@ sending resumes only once a partition is caught up, so nothing is sent twice by 
 
 Per subscription a semaphore bounds in-flight attempts; deliveries sharing an ordering key
 (material) form a lane that sends one at a time in log order, so a slow endpoint only slows its
-own lanes and alert updates arrive in sequence.
+own lanes and alert updates arrive in sequence. A lane waiting on a retry may go early when its
+endpoint recovers (recovery.py), so a failing endpoint's queue flows again within seconds of it
+answering, not at each head's next scheduled retry.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from pydantic import ValidationError
 
 from ..contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, DeliveryTask
 from . import metrics
-from .decisions import DeliveryBook, DeliveryState, Verdict, decide, not_attempted
+from .decisions import DeliveryBook, DeliveryState, Verdict, decide, decide_early, not_attempted
 from .follower import FollowerFailed
 from .history import DeliveryHistory
+from .recovery import Recovery, next_turn
 from .retry import RetryPolicy
 from .sender import attempt
 from .signing import active_secrets
@@ -44,8 +47,15 @@ KEEP_FINISHED = 1000
 @dataclass
 class Endpoint:
     semaphore: asyncio.Semaphore
+    recovery: Recovery
     lanes: dict[str, deque[str]] = field(default_factory=dict)
     runners: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    succeeded: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set (and replaced) on every success: wakes the lanes waiting for the endpoint to recover."""
+
+    def wake(self) -> None:
+        woken, self.succeeded = self.succeeded, asyncio.Event()
+        woken.set()
 
 
 class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -62,6 +72,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         timeout_s: float,
         disable_after_s: float,
         concurrency: int,
+        recovery_check_s: float = 0.0,
         history: DeliveryHistory | None = None,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -76,6 +87,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.timeout_s = timeout_s
         self.disable_after_s = disable_after_s
         self.concurrency = concurrency
+        self.recovery_check_s = recovery_check_s
         self.history = history
         """Every partition's log from the start: outcomes below our committed offsets."""
         self.jitter = jitter
@@ -219,7 +231,9 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         sub_id = state.task.subscription_id
         endpoint = self.endpoints.get(sub_id)
         if endpoint is None:
-            endpoint = Endpoint(asyncio.Semaphore(self.concurrency))
+            endpoint = Endpoint(
+                asyncio.Semaphore(self.concurrency), Recovery(self.recovery_check_s)
+            )
             self.endpoints[sub_id] = endpoint
         key = state.task.ordering_key
         endpoint.lanes.setdefault(key, deque()).append(state.task.delivery_id)
@@ -261,17 +275,33 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                     self._apply(made)
             if state.terminal:
                 continue
-            delay = (state.due_at() - self.clock()).total_seconds()
-            if delay > 0:
-                await asyncio.sleep(delay)  # the retry schedule itself
+            turn = next_turn(self.clock(), state.due_at(), state.last_attempt_at, endpoint.recovery)
+            if turn.action == "wait":
+                await self._wait(endpoint, turn.wait_s, turn.wakeable)
                 continue
-            await self._attempt(state, endpoint)
+            try:
+                await self._attempt(state, endpoint, turn.action)
+            finally:
+                if turn.action == "check":
+                    endpoint.recovery.checking = False  # whatever happened, a later lane may check
         endpoint.lanes.pop(key, None)
         endpoint.runners.pop(key, None)
         if self.book.by_subscription.get(sub_id):
             self.book.trim(sub_id, KEEP_FINISHED)
 
-    async def _attempt(self, state: DeliveryState, endpoint: Endpoint) -> None:
+    async def _wait(self, endpoint: Endpoint, seconds: float, wakeable: bool) -> None:
+        """The retry schedule itself, cut short by a success on the endpoint when `wakeable`."""
+        if not wakeable:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await endpoint.succeeded.wait()
+
+    async def _attempt(
+        self, state: DeliveryState, endpoint: Endpoint, turn: str = "attempt"
+    ) -> None:
+        """One HTTP attempt: on schedule (`attempt`), or ahead of it (`early`, `check`)."""
         task = state.task
         sub = self.subscriptions.get(task.subscription_id)
         failing_since = self.book.failing_since.get(task.subscription_id)
@@ -301,16 +331,33 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             )
         metrics.ATTEMPT_DURATION.observe(result.duration_ms / 1000.0)
         now = self.clock()
-        verdict: Verdict = decide(
-            task,
-            state.attempts_made + 1,
-            result,
-            now,
-            self.policy,
-            self.jitter(),
-            failing_since,
-            self.disable_after_s,
-        )
+        verdict: Verdict
+        if turn == "attempt":
+            verdict = decide(
+                task,
+                state.attempts_made + 1,
+                result,
+                now,
+                self.policy,
+                self.jitter(),
+                failing_since,
+                self.disable_after_s,
+                scheduled=state.scheduled_attempts + 1,
+            )
+        else:
+            verdict = decide_early(
+                task,
+                state.attempts_made + 1,
+                result,
+                now,
+                state.next_attempt_at,
+                failing_since,
+                self.disable_after_s,
+            )
+        succeeded = verdict.outcome == "success"
+        endpoint.recovery.observe(now, succeeded, result.retry_after_s)
+        if succeeded:
+            endpoint.wake()
         await self._record(verdict.record)
         metrics.DELIVERIES.labels(verdict.outcome).inc()
         if verdict.outcome == "success" and task.source_produced_at is not None:

@@ -12,7 +12,7 @@ DELIVERIES = Counter(
     "Webhook delivery attempt outcomes",
     ["outcome"],
 )
-for _outcome in ("success", "retry", "failed", "disabled"):
+for _outcome in ("success", "retry", "early_retry", "failed", "disabled"):
     DELIVERIES.labels(_outcome)
 DELIVERY_LATENCY = Histogram(
     "sentinel_webhook_delivery_latency_seconds",

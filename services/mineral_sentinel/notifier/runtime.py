@@ -115,6 +115,7 @@ class NotifierRuntime:
             timeout_s=s.webhook_timeout_s,
             disable_after_s=s.webhook_disable_after_s,
             concurrency=s.webhook_endpoint_concurrency,
+            recovery_check_s=s.webhook_recovery_check_s,
             history=self._history,
         )
         await self._executor.start()
