@@ -5,15 +5,18 @@ Measured in one run against the same fast receiver (its own process, answering 2
      subscriptions: match, task records on the delivery log, sign, send, attempt records --
      deliveries/s from the first alert produced to the last delivery received, and the p99 of
      alert produced -> delivery received (each alert carries its produce time in `summary`);
-  2. baseline: one plain httpx.AsyncClient, one coroutine per subscription posting bodies one
-     after another (the notifier's concurrency: one in-flight delivery per subscription lane),
-     for BENCH_BASELINE_SECONDS (default 60) or until every lane posted BENCH_ALERTS bodies.
-Sizes: BENCH_ALERTS (default 100), BENCH_SUBS (default 1,000).
+  2. baselines at the same concurrency (one coroutine per subscription posting bodies one after
+     another, as each subscription's lane does): a plain aiohttp.ClientSession loop (the goal's
+     yardstick) and a plain httpx.AsyncClient loop, each for BENCH_BASELINE_SECONDS (default
+     60) or until every lane posted BENCH_ALERTS bodies.
+Sizes: BENCH_ALERTS (default 100), BENCH_SUBS (default 1,000). BENCH_PROFILE=1 samples the
+worker with py-spy during the fan-out and prints its top functions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import sys
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -29,6 +33,7 @@ from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
 from mineral_sentinel.kafka_admin import ensure_topics
 from mineral_sentinel.notifier.signing import secret_from_bytes
 from mineral_sentinel.topics import ALERTS, NOTIFIER_TOPICS, OUTPUT_TOPICS, SUBSCRIPTIONS
+from tests.bench import profiling
 from tests.helpers.kafka import produce
 from tests.helpers.polling import async_wait_until
 from tests.helpers.processes import ServiceProcess, free_port, python_module
@@ -56,10 +61,35 @@ async def stats(base: str) -> dict[str, Any]:
         return result
 
 
+async def baseline_aiohttp(
+    url: str, body: bytes, subs: int, per_sub: int, budget_s: float
+) -> tuple[float, float, int]:
+    """Deliveries/s and p99 request latency of a plain aiohttp POST loop, `subs` lanes."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        deadline = started + budget_s
+
+        async def lane() -> None:
+            for _ in range(per_sub):
+                if time.monotonic() >= deadline:
+                    return
+                sent = time.monotonic()
+                async with session.post(url, data=body) as response:
+                    await response.read()
+                    assert response.status == 204
+                latencies.append(time.monotonic() - sent)
+
+        await asyncio.gather(*(lane() for _ in range(subs)))
+        elapsed = time.monotonic() - started
+    return len(latencies) / elapsed, p99(latencies), len(latencies)
+
+
 async def baseline(
     url: str, body: bytes, subs: int, per_sub: int, budget_s: float
 ) -> tuple[float, float, int]:
-    """Deliveries/s and p99 request latency of a plain POST loop at the same concurrency.
+    """Deliveries/s and p99 request latency of a plain httpx POST loop at the same concurrency.
 
     Each lane stops after `per_sub` posts or when the time budget is spent (plain httpx at high
     concurrency is slow enough that the full count can take many minutes); the rate is completed
@@ -151,7 +181,16 @@ async def test_fan_out_throughput_and_latency_against_plain_httpx(
                 raise AssertionError(process.log_text()[-3000:])
             return int((await stats(base))["count"]) >= total
 
-        await async_wait_until(all_delivered, timeout=1800, interval=1.0, message="all delivered")
+        assert process.process is not None
+        profile = (
+            profiling.Profile(process.process.pid, tmp_path / "profile.txt")
+            if profiling.ENABLED
+            else None
+        )
+        with profile or contextlib.nullcontext():
+            await async_wait_until(
+                all_delivered, timeout=1800, interval=1.0, message="all delivered"
+            )
         result = await stats(base)
         elapsed = result["last"] - started_wall
         rate = total / elapsed
@@ -162,6 +201,9 @@ async def test_fan_out_throughput_and_latency_against_plain_httpx(
         async with httpx.AsyncClient() as client:
             await client.post(f"{base}/reset")
         body = alerts[0].model_dump_json().encode()
+        aio_rate, aio_p99, aio_n = await baseline_aiohttp(
+            f"{base}/hook", body, SUBS_N, ALERTS_N, BASELINE_BUDGET_S
+        )
         base_rate, base_p99, base_n = await baseline(
             f"{base}/hook", body, SUBS_N, ALERTS_N, BASELINE_BUDGET_S
         )
@@ -170,10 +212,16 @@ async def test_fan_out_throughput_and_latency_against_plain_httpx(
             f"\n  notifier : {rate:8.0f} deliveries/s, alert->delivery"
             f" p50 {latency_p50:.2f} s, p99 {latency_p99:.2f} s"
             f" (elapsed {elapsed:.1f} s)"
-            f"\n  baseline : {base_rate:8.0f} deliveries/s, p99 request latency {base_p99:.3f} s"
+            f"\n  aiohttp  : {aio_rate:8.0f} deliveries/s, p99 request latency {aio_p99:.3f} s"
+            f" (plain aiohttp POST loop, concurrency {SUBS_N}, {aio_n} requests)"
+            f"\n  httpx    : {base_rate:8.0f} deliveries/s, p99 request latency {base_p99:.3f} s"
             f" (plain httpx POST loop, concurrency {SUBS_N}, {base_n} requests)"
-            f"\n  ratio    : {rate / base_rate:.2f} of baseline (goals: >= 2000/s and >= 0.5)"
+            f"\n  ratio    : {rate / aio_rate:.2f} of aiohttp, {rate / base_rate:.2f} of httpx"
+            " (goals: >= 2000/s and >= 0.5 of aiohttp)"
         )
+        if profile is not None:
+            print("notifier profile during the fan-out (py-spy):")
+            print(profile.top(20))
         assert result["count"] == total, "no duplicates on a clean run"
     finally:
         if notifier is not None:
