@@ -149,7 +149,8 @@ class Settings(BaseSettings):
         86400.0, gt=0, description="how long a rotated-out webhook secret keeps signing"
     )
     webhook_http_engine: Literal["aiohttp", "httpcore"] = Field(
-        "aiohttp", description="I/O under the shared httpx client (httpcore is slow when busy)"
+        "aiohttp",
+        description="webhook HTTP engine: aiohttp, or httpx on httpcore (slow when busy)",
     )
 
     log_rate_limit_s: float = Field(

@@ -64,7 +64,7 @@ class RecordingExecutor(Executor):
             group_id="g",
             producer=cast(Any, None),
             subscriptions=cast(Any, None),
-            client=cast(Any, None),
+            poster=cast(Any, None),
             policy=RetryPolicy(),
             timeout_s=1.0,
             disable_after_s=3600.0,

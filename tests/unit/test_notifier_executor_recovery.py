@@ -26,6 +26,7 @@ from mineral_sentinel.notifier.executor import Executor
 from mineral_sentinel.notifier.payloads import tasks_for
 from mineral_sentinel.notifier.retry import RetryPolicy
 from mineral_sentinel.notifier.signing import secret_from_bytes
+from mineral_sentinel.notifier.transport import HttpxPoster
 from tests.helpers.polling import async_wait_until
 
 pytestmark = pytest.mark.unit
@@ -132,7 +133,7 @@ async def outage_then_recovery(recovery_check_s: float) -> tuple[Endpoint, LogPr
         group_id="g",
         producer=cast(Any, producer),
         subscriptions=cast(Any, OneSubscription(sub)),
-        client=client,
+        poster=HttpxPoster(client),
         policy=RetryPolicy(scale=SCALE, jitter=0.0),
         timeout_s=1.0,
         disable_after_s=3600.0,

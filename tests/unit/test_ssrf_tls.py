@@ -16,7 +16,7 @@ from aiohttp import web
 
 from mineral_sentinel.notifier.sender import attempt
 from mineral_sentinel.notifier.signing import secret_from_bytes
-from mineral_sentinel.notifier.transport import UrlGuard, make_client
+from mineral_sentinel.notifier.transport import UrlGuard, make_poster
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 SECRET = secret_from_bytes(bytes(32))
@@ -85,13 +85,16 @@ async def test_tls_uses_the_name_for_sni_and_certificate_while_connecting_to_the
 ) -> None:
     port, hosts, trust = server
     guard = UrlGuard((ip_network("127.0.0.0/8"),), False, resolve_to_loopback)
-    async with make_client(guard, 5.0, engine, verify=trust) as client:
+    poster = make_poster(guard, 5.0, engine, verify=trust)
+    try:
         ok = await attempt(
-            client, f"https://hooks.test:{port}/hook", "msg_tls12345", b"{}", [SECRET], 5.0
+            poster, f"https://hooks.test:{port}/hook", "msg_tls12345", b"{}", [SECRET], 5.0
         )
         wrong = await attempt(
-            client, f"https://other.test:{port}/hook", "msg_tls12345", b"{}", [SECRET], 5.0
+            poster, f"https://other.test:{port}/hook", "msg_tls12345", b"{}", [SECRET], 5.0
         )
+    finally:
+        await poster.aclose()
     assert ok.status_code == 204, ok.error
     assert hosts == [f"hooks.test:{port}"], "Host header keeps the name"
     assert wrong.status_code is None and "certificate" in wrong.error.lower(), wrong.error

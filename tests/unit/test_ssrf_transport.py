@@ -89,12 +89,24 @@ async def test_allow_list_admits_loopback_for_local_demos() -> None:
     assert seen[0].headers["host"] == "localhost:9999"
 
 
-@pytest.mark.parametrize("engine", ["aiohttp", "httpcore"])
-async def test_inner_transports_refuse_requests_that_skipped_the_guard(engine: str) -> None:
-    from mineral_sentinel.notifier.aiohttp_transport import AiohttpTransport
+async def test_the_httpcore_transport_refuses_requests_that_skipped_the_guard() -> None:
     from mineral_sentinel.notifier.transport import PinnedHttpcoreTransport
 
-    inner = AiohttpTransport(1.0) if engine == "aiohttp" else PinnedHttpcoreTransport()
-    async with httpx.AsyncClient(transport=inner) as http:
+    async with httpx.AsyncClient(transport=PinnedHttpcoreTransport()) as http:
         with pytest.raises(SsrfRefused):
             await http.post("http://127.0.0.1:9/", content=b"{}")
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpcore"])
+async def test_every_engine_vets_before_it_connects(engine: str) -> None:
+    """A name resolving to a private address is refused by each engine's poster, before any
+    connection (the resolver is the only network call)."""
+    from mineral_sentinel.notifier.transport import make_poster
+
+    guard = UrlGuard((), allow_http=True, resolver=Resolver(["10.0.0.7"]))
+    poster = make_poster(guard, 1.0, engine)
+    try:
+        with pytest.raises(SsrfRefused, match=r"10\.0\.0\.7"):
+            await poster.post("http://hooks.example.com/x", b"{}", {}, 1.0, 1024)
+    finally:
+        await poster.aclose()

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
@@ -39,6 +38,7 @@ from .retry import RetryPolicy
 from .sender import attempt
 from .signing import active_secrets
 from .store import SubscriptionStore
+from .transport import Poster
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 1000
@@ -67,7 +67,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         group_id: str,
         producer: AIOKafkaProducer,
         subscriptions: SubscriptionStore,
-        client: httpx.AsyncClient,
+        poster: Poster,
         policy: RetryPolicy,
         timeout_s: float,
         disable_after_s: float,
@@ -82,7 +82,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.group_id = group_id
         self.producer = producer
         self.subscriptions = subscriptions
-        self.client = client
+        self.poster = poster
         self.policy = policy
         self.timeout_s = timeout_s
         self.disable_after_s = disable_after_s
@@ -322,7 +322,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         async with endpoint.semaphore:
             result = await attempt(
-                self.client,
+                self.poster,
                 sub.url,
                 task.webhook_id,
                 task.body.encode(),

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
 from ..config import Settings
@@ -17,7 +16,7 @@ from .executor import Executor
 from .history import DeliveryHistory
 from .retry import RetryPolicy
 from .store import SilenceStore, SubscriptionStore
-from .transport import Resolver, UrlGuard, make_client, system_resolver
+from .transport import Poster, Resolver, UrlGuard, make_poster, system_resolver
 
 GROUP_SUFFIX = "sentinel-notifier-deliveries"
 
@@ -31,7 +30,7 @@ class NotifierRuntime:
         self.guard = UrlGuard(settings.allowed_networks, settings.webhook_allow_http, resolver)
         self.started = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._poster: Poster | None = None
         self._store: SubscriptionStore | None = None
         self._silences: SilenceStore | None = None
         self._history: DeliveryHistory | None = None
@@ -99,14 +98,14 @@ class NotifierRuntime:
         await self._store.follower.start()
         await self._silences.follower.start()
         await self._history.follower.start()
-        self._client = make_client(self.guard, s.webhook_timeout_s, s.webhook_http_engine)
+        self._poster = make_poster(self.guard, s.webhook_timeout_s, s.webhook_http_engine)
         self._executor = Executor(
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,
             group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
             producer=self._producer,
             subscriptions=self._store,
-            client=self._client,
+            poster=self._poster,
             policy=RetryPolicy(
                 scale=s.webhook_retry_scale,
                 jitter=s.webhook_retry_jitter,
@@ -127,7 +126,7 @@ class NotifierRuntime:
             self._store.follower.stop if self._store else None,
             self._silences.follower.stop if self._silences else None,
             self._history.follower.stop if self._history else None,
-            self._client.aclose if self._client else None,
+            self._poster.aclose if self._poster else None,
             self._producer.stop if self._producer else None,
         ):
             if closer is not None:

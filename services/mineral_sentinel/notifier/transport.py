@@ -1,13 +1,13 @@
-"""The SSRF guard in the connection path: resolve, vet, then connect to the vetted IP only.
+"""Posting a webhook behind the SSRF guard: resolve, vet, then connect to the vetted IP only.
 
-`GuardedTransport` wraps the real transport, so no request of the shared client can bypass the
-guard. It resolves the host once per attempt, vets the addresses and hands the chosen one to the
-inner transport in the `vetted_ip` request extension; the inner transport connects to exactly that
-address and never resolves again (no DNS rebinding between check and connect). The URL keeps
-the host name, so the Host header, TLS SNI and certificate check all use the name, and pooled
-connections are never shared between names that happen to share an IP:
-- aiohttp engine: connects to the IP with `server_hostname` = name (part of its pool key);
-- httpcore engine: a network backend that maps the name to the pinned IP at connect time.
+A `Poster` is the sender's one way out (`make_poster`). Each attempt resolves the host once,
+vets the addresses and connects to exactly the chosen one, never resolving again (no DNS
+rebinding between check and connect). The Host header, TLS SNI and certificate check all use
+the name, and pooled connections are never shared between names that happen to share an IP:
+- aiohttp engine (default, `aiohttp_poster.py`): connects to the IP with `server_hostname` =
+  name (part of aiohttp's pool key);
+- httpcore engine: an httpx client whose `GuardedTransport` hands the vetted IP to a network
+  backend that maps the name to it at connect time.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpcore
 import httpx
@@ -34,6 +34,31 @@ _PINNED: ContextVar[tuple[str, str] | None] = ContextVar("pinned_address", defau
 
 class SsrfRefused(Exception):
     """The URL or the addresses it resolves to are not allowed."""
+
+
+class PostFailed(Exception):
+    """No HTTP answer: the connection failed or broke (timeouts raise TimeoutError)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What the sender needs of an answer: status, two headers and the first bytes of the body."""
+
+    status: int
+    retry_after: str | None
+    has_location: bool
+    snippet: bytes
+
+
+class Poster(Protocol):
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout_s: float, limit: int
+    ) -> Posted:
+        """POST once, reading at most `limit` bytes of the answer; raises SsrfRefused,
+        PostFailed or TimeoutError instead of answering."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -84,31 +109,58 @@ def _quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def make_client(
+def make_poster(
     guard: UrlGuard,
     timeout_s: float,
     engine: str = "aiohttp",
     verify: ssl.SSLContext | None = None,
-) -> httpx.AsyncClient:
-    """The one shared client: pooled, bounded timeouts, no redirects, no proxies from the env.
+) -> Poster:
+    """The one shared poster: pooled, bounded timeouts, no redirects, no proxies from the env.
 
-    `engine` picks the I/O under the guard: "aiohttp" (default, fast under concurrency) or
-    "httpcore" (httpx's own pool). `verify` replaces the system CA store (private CAs, tests).
+    `engine` picks the I/O: "aiohttp" (default, fast under concurrency) or "httpcore" (httpx's
+    own pool). `verify` replaces the system CA store (private CAs, tests).
     """
-    _quiet_http_loggers()
-    inner: httpx.AsyncBaseTransport
     if engine == "aiohttp":
-        from .aiohttp_transport import AiohttpTransport
+        from .aiohttp_poster import AiohttpPoster
 
-        inner = AiohttpTransport(timeout_s, verify)
-    else:
-        inner = PinnedHttpcoreTransport(verify)
-    return httpx.AsyncClient(
-        transport=GuardedTransport(guard, inner),
+        return AiohttpPoster(guard, timeout_s, verify)
+    _quiet_http_loggers()
+    client = httpx.AsyncClient(
+        transport=GuardedTransport(guard, PinnedHttpcoreTransport(verify)),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         trust_env=False,
     )
+    return HttpxPoster(client)
+
+
+class HttpxPoster:
+    """A `Poster` over an httpx client (the httpcore engine; tests pass a MockTransport)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout_s: float, limit: int
+    ) -> Posted:
+        try:
+            async with self.client.stream("POST", url, content=body, headers=headers) as response:
+                received = bytearray()
+                async for chunk in response.aiter_raw():
+                    received += chunk
+                    if len(received) >= limit:
+                        break  # the rest is never read (the connection is dropped)
+                return Posted(
+                    response.status_code,
+                    response.headers.get("retry-after"),
+                    "location" in response.headers,
+                    bytes(received[:limit]),
+                )
+        except httpx.HTTPError as error:
+            raise PostFailed(f"{type(error).__name__}: {error}") from error
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
