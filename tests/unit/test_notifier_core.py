@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mineral_sentinel.contracts.outputs import Alert, StockpileRecommendation
-from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
+from mineral_sentinel.contracts.subscriptions import Subscription
 from mineral_sentinel.notifier.decisions import AttemptResult, DeliveryBook, decide, not_attempted
 from mineral_sentinel.notifier.matching import event_type_of, matches
 from mineral_sentinel.notifier.payloads import probe_task, replay_task, tasks_for
@@ -20,7 +20,7 @@ from mineral_sentinel.notifier.retry import (
     next_delay,
     parse_retry_after,
 )
-from mineral_sentinel.notifier.signing import secret_from_bytes
+from tests.helpers.notifier_data import subscription, warning_alert
 
 pytestmark = pytest.mark.unit
 
@@ -29,31 +29,12 @@ NO_JITTER = RetryPolicy(scale=1.0, jitter=0.0)
 
 
 def sub(sub_id: str = "sub_aaaaaaaa", **changes: object) -> Subscription:
-    base = Subscription(
-        id=sub_id,
-        url="https://hooks.example.com/x",
-        created_at=T0,
-        updated_at=T0,
-        secrets=[SigningSecret(value=secret_from_bytes(bytes(32)))],
-    )
-    return base.model_copy(update=changes)
+    return subscription(T0).model_copy(update={"id": sub_id, **changes})
 
 
 def alert(sequence: int = 1, **changes: object) -> Alert:
-    base = Alert(
-        alert_id="gallium-1",
-        material="gallium",
-        status="firing",
-        severity="warning",
-        causes=["policy"],
-        score=70.0,
-        summary="export licensing",
-        started_at=T0,
-        updated_at=T0 + timedelta(minutes=sequence),
-        sequence=sequence,
-        evidence=["ev-1"],
-    )
-    return base.model_copy(update=changes)
+    updated = T0 + timedelta(minutes=sequence)
+    return warning_alert(T0, sequence, updated_at=updated).model_copy(update=changes)
 
 
 def recommendation() -> StockpileRecommendation:

@@ -13,15 +13,13 @@ from typing import Any, cast
 import pytest
 from aiokafka import TopicPartition
 
-from mineral_sentinel.contracts.outputs import Alert
-from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
 from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryTask
 from mineral_sentinel.notifier.decisions import DeliveryState
 from mineral_sentinel.notifier.executor import Endpoint, Executor
 from mineral_sentinel.notifier.follower import FollowerFailed
 from mineral_sentinel.notifier.payloads import tasks_for
 from mineral_sentinel.notifier.retry import RetryPolicy
-from mineral_sentinel.notifier.signing import secret_from_bytes
+from tests.helpers.notifier_data import subscription, warning_alert
 from tests.helpers.polling import async_wait_until
 
 pytestmark = pytest.mark.unit
@@ -81,29 +79,10 @@ class RecordingExecutor(Executor):
 
 
 def tasks(count: int) -> list[DeliveryTask]:
-    sub = Subscription(
-        id="sub_aaaaaaaa",
-        url="https://hooks.example.com/x",
-        created_at=T0,
-        updated_at=T0,
-        secrets=[SigningSecret(value=secret_from_bytes(bytes(32)))],
-    )
+    sub = subscription(T0)
     out = []
     for sequence in range(1, count + 1):
-        alert = Alert(
-            alert_id="gallium-1",
-            material="gallium",
-            status="firing",
-            severity="warning",
-            causes=["policy"],
-            score=70.0,
-            summary="export licensing",
-            started_at=T0,
-            updated_at=T0,
-            sequence=sequence,
-            evidence=["ev-1"],
-        )
-        out.extend(tasks_for(alert, [sub], T0, None))
+        out.extend(tasks_for(warning_alert(T0, sequence), [sub], T0, None))
     return out
 
 

@@ -19,14 +19,13 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from mineral_sentinel.contracts.outputs import Alert
-from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
+from mineral_sentinel.contracts.subscriptions import Subscription
 from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryTask
 from mineral_sentinel.notifier.executor import Executor
 from mineral_sentinel.notifier.payloads import tasks_for
 from mineral_sentinel.notifier.retry import RetryPolicy
-from mineral_sentinel.notifier.signing import secret_from_bytes
 from mineral_sentinel.notifier.transport import HttpxPoster
+from tests.helpers.notifier_data import subscription, warning_alert
 from tests.helpers.polling import async_wait_until
 
 pytestmark = pytest.mark.unit
@@ -76,38 +75,12 @@ class Endpoint:
         return httpx.Response(204, stream=httpx.ByteStream(b""))
 
 
-def subscription() -> Subscription:
-    now = datetime.now(UTC)
-    return Subscription(
-        id="sub_aaaaaaaa",
-        url="https://hooks.example.com/x",
-        created_at=now,
-        updated_at=now,
-        secrets=[SigningSecret(value=secret_from_bytes(bytes(32)))],
-        materials=list(MATERIALS),
-        min_severity="watch",
-    )
-
-
 def queued_tasks(sub: Subscription) -> list[DeliveryTask]:
     now = datetime.now(UTC)
     out: list[DeliveryTask] = []
     for sequence in range(1, PER_MATERIAL + 1):
         for material in MATERIALS:
-            alert = Alert(
-                alert_id=f"{material}-1",
-                material=material,
-                status="firing",
-                severity="warning",
-                causes=["policy"],
-                score=70.0,
-                summary="export licensing",
-                started_at=now,
-                updated_at=now,
-                sequence=sequence,
-                evidence=["ev-1"],
-            )
-            out.extend(tasks_for(alert, [sub], now, None))
+            out.extend(tasks_for(warning_alert(now, sequence, material), [sub], now, None))
     return out
 
 
@@ -123,7 +96,7 @@ def lanes_running(executor: Executor) -> Iterator[None]:
 
 async def outage_then_recovery(recovery_check_s: float) -> tuple[Endpoint, LogProducer, float]:
     """Run the scenario; returns the endpoint, the log and when the endpoint came back."""
-    sub = subscription()
+    sub = subscription(datetime.now(UTC), materials=list(MATERIALS), min_severity="watch")
     endpoint = Endpoint()
     producer = LogProducer()
     client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint.handle))

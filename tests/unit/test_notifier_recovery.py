@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mineral_sentinel.contracts.subscriptions import SigningSecret, Subscription
 from mineral_sentinel.contracts.webhooks import DeliveryTask
 from mineral_sentinel.notifier.decisions import (
     AttemptResult,
@@ -20,7 +19,7 @@ from mineral_sentinel.notifier.decisions import (
 from mineral_sentinel.notifier.payloads import probe_task
 from mineral_sentinel.notifier.recovery import Recovery, next_turn
 from mineral_sentinel.notifier.retry import MAX_ATTEMPTS, RetryPolicy
-from mineral_sentinel.notifier.signing import secret_from_bytes
+from tests.helpers.notifier_data import subscription
 
 pytestmark = pytest.mark.unit
 
@@ -36,14 +35,7 @@ def at(seconds: float) -> datetime:
 
 
 def task() -> DeliveryTask:
-    sub = Subscription(
-        id="sub_aaaaaaaa",
-        url="https://hooks.example.com/x",
-        created_at=T0,
-        updated_at=T0,
-        secrets=[SigningSecret(value=secret_from_bytes(bytes(32)))],
-    )
-    return probe_task(sub, T0, "n1")
+    return probe_task(subscription(T0), T0, "n1")
 
 
 def pause_state(recovery: Recovery) -> tuple[datetime | None, datetime | None]:
