@@ -175,13 +175,13 @@ def test_one_delivery_goes_early_at_most_once_per_interval_and_never_loses_its_s
     book.apply(decide(t, 2, FAIL, at(5), NO_JITTER, 0.5, at(0), 10 * DAY).record)
     scheduled = state.next_attempt_at
     now = 5.0
-    early_at: list[float] = []
+    early_at: list[datetime] = []
     for gap, other_succeeded in steps:
         now += gap
         recovery.observe(at(now), other_succeeded)  # another lane's attempt ends
         turn = next_turn(at(now), state.due_at(), state.last_attempt_at, recovery)
         if turn.action in ("early", "check"):
-            early_at.append(now)
+            early_at.append(at(now))  # as the log has it (microseconds)
             verdict = decide_early(
                 t, state.attempts_made + 1, FAIL, at(now), state.next_attempt_at, at(0), 10 * DAY
             )
@@ -191,5 +191,5 @@ def test_one_delivery_goes_early_at_most_once_per_interval_and_never_loses_its_s
         elif turn.action == "attempt":
             break
         assert state.next_attempt_at == scheduled
-    assert all(b - a >= interval for a, b in itertools.pairwise(early_at))
+    assert all((b - a).total_seconds() >= interval for a, b in itertools.pairwise(early_at))
     assert state.scheduled_attempts == 2

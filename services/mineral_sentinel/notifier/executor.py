@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from ..contracts.webhooks import DeliveryAttempt, DeliveryRecord, DeliveryStatus, DeliveryTask
 from . import metrics
 from .decisions import DeliveryBook, DeliveryState, Verdict, decide, decide_early, not_attempted
+from .delivery_log import DeliveryLog
 from .follower import FollowerFailed
 from .history import DeliveryHistory
 from .recovery import Recovery, next_turn
@@ -65,7 +66,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         bootstrap: str,
         topic: str,
         group_id: str,
-        producer: AIOKafkaProducer,
+        log: DeliveryLog,
         subscriptions: SubscriptionStore,
         poster: Poster,
         policy: RetryPolicy,
@@ -80,7 +81,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
-        self.producer = producer
+        self.log = log
         self.subscriptions = subscriptions
         self.poster = poster
         self.policy = policy
@@ -369,9 +370,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _record(self, record: DeliveryAttempt) -> None:
         """Append the outcome to the log (acknowledged) before moving on, then fold it here."""
-        await self.producer.send_and_wait(
-            self.topic, key=record.subscription_id.encode(), value=record.model_dump_json().encode()
-        )
+        await self.log.append([record])
         self._apply(record)
 
     async def _disable(self, sub_id: str, reason: str) -> None:

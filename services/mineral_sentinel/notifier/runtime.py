@@ -1,4 +1,4 @@
-"""The notifier's composition root: one producer, one HTTP client, the views and the executor."""
+"""The notifier's composition root: one producer, one poster, the views and the executor."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..config import Settings
 from ..contracts.routes import HealthStatus
 from ..contracts.webhooks import DeliveryTask
 from ..topics import DEAD_LETTER, DELIVERIES, SILENCES, SUBSCRIPTIONS
+from .delivery_log import KafkaDeliveryLog
 from .executor import Executor
 from .history import DeliveryHistory
 from .retry import RetryPolicy
@@ -103,7 +104,7 @@ class NotifierRuntime:
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,
             group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
-            producer=self._producer,
+            log=KafkaDeliveryLog(self._producer, self.deliveries_topic),
             subscriptions=self._store,
             poster=self._poster,
             policy=RetryPolicy(
@@ -135,13 +136,4 @@ class NotifierRuntime:
 
     async def enqueue(self, tasks: Sequence[DeliveryTask]) -> None:
         """Write delivery tasks to the log and wait until every one is acknowledged."""
-        futures = [
-            await self.producer.send(
-                self.deliveries_topic,
-                key=task.subscription_id.encode(),
-                value=task.model_dump_json().encode(),
-            )
-            for task in tasks
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+        await KafkaDeliveryLog(self.producer, self.deliveries_topic).append(tasks)
