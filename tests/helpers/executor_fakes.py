@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
+from aiokafka.errors import KafkaTimeoutError
 
 from mineral_sentinel.contracts.subscriptions import Subscription
 from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryTask
@@ -27,12 +28,17 @@ TOPIC = "t.sentinel.deliveries.v1"
 
 
 class MemoryLog:
-    """A `DeliveryLog` that acknowledges at once and keeps every record in order."""
+    """A `DeliveryLog` that acknowledges at once and keeps every record in order; the first
+    `failures` appends raise instead, as a producer does when the broker stays unreachable."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: int = 0) -> None:
         self.records: list[DeliveryTask | DeliveryAttempt] = []
+        self.failures = failures
 
     async def append(self, records: Sequence[DeliveryTask | DeliveryAttempt]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise KafkaTimeoutError("the delivery log is unreachable (test)")
         self.records.extend(records)
 
     def attempts(self, delivery_id: str | None = None) -> list[DeliveryAttempt]:
@@ -109,6 +115,7 @@ def executor_for(
     recovery_check_s: float = 0.0,
     disable_after_s: float = 3600.0,
     concurrency: int = 4,
+    error_pause_s: float = 0.05,
 ) -> Executor:
     """An executor whose partition 0 is caught up, sending to `endpoints` (jitter off)."""
     client = httpx.AsyncClient(transport=httpx.MockTransport(endpoints.handle))
@@ -124,6 +131,7 @@ def executor_for(
         disable_after_s=disable_after_s,
         concurrency=concurrency,
         recovery_check_s=recovery_check_s,
+        error_pause_s=error_pause_s,
     )
     executor.ready[0] = asyncio.Event()
     executor.ready[0].set()

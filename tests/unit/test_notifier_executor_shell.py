@@ -191,3 +191,25 @@ async def test_each_material_arrives_in_order_through_failures() -> None:
         assert sequences == [1, 2, 3, 4, 5], f"{material} in alert order"
     ids = [r.webhook_id for r in endpoint.accepted()]
     assert len(ids) == len(set(ids)), "each message accepted once"
+
+
+async def test_a_lane_survives_outcomes_that_cannot_be_written() -> None:
+    """The log rejects the first two outcomes (broker unreachable): the lane pauses and sends
+    its head again (same webhook-id, at least once), then the rest, instead of dying."""
+    sub = sub_for("gallium")
+    endpoint = ScriptedEndpoints()
+    log = MemoryLog(failures=2)
+    executor = executor_for(log, MemorySubscriptions(sub), endpoint)
+    tasks = alerts(sub, "gallium", range(1, 4))
+    try:
+        feed(executor, tasks)
+
+        async def all_recorded() -> bool:
+            return all(final_status(log, task) == "succeeded" for task in tasks)
+
+        await async_wait_until(all_recorded, timeout=5, interval=0.01)
+    finally:
+        await stop_lanes(executor)
+    sent = [r.webhook_id for r in endpoint.requests]
+    assert sent == [tasks[0].webhook_id] * 3 + [tasks[1].webhook_id, tasks[2].webhook_id]
+    assert executor.open == {}

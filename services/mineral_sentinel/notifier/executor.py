@@ -74,6 +74,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         disable_after_s: float,
         concurrency: int,
         recovery_check_s: float = 0.0,
+        error_pause_s: float = 1.0,
         history: DeliveryHistory | None = None,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -89,6 +90,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.disable_after_s = disable_after_s
         self.concurrency = concurrency
         self.recovery_check_s = recovery_check_s
+        self.error_pause_s = error_pause_s
         self.history = history
         """Every partition's log from the start: outcomes below our committed offsets."""
         self.jitter = jitter
@@ -282,6 +284,21 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                 continue
             try:
                 await self._attempt(state, endpoint, turn.action)
+            except Exception as error:
+                # Most likely the outcome could not be written (the broker unreachable past
+                # the producer's timeout). The delivery stays open and the head goes again
+                # after a pause (at least once, same webhook-id): the lane must not die with
+                # its queue, which nothing but a new message for it would restart.
+                log.error(
+                    "lane %s/%s: attempt not recorded, trying again in %g s: %s: %s",
+                    sub_id,
+                    key,
+                    self.error_pause_s,
+                    type(error).__name__,
+                    error,
+                )
+                metrics.LANE_ERRORS.inc()
+                await asyncio.sleep(self.error_pause_s)
             finally:
                 if turn.action == "check":
                     endpoint.recovery.checking = False  # whatever happened, a later lane may check

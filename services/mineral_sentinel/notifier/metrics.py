@@ -31,6 +31,10 @@ SILENCED = Counter(
 )
 for _event_type in SILENCED_EVENT_TYPES:
     SILENCED.labels(_event_type)
+LANE_ERRORS = Counter(
+    "sentinel_webhook_lane_errors",
+    "Attempts whose outcome could not be recorded (the delivery log unreachable); retried",
+)
 PENDING = Gauge("sentinel_webhook_pending_deliveries", "Deliveries not yet final on this worker")
 RETRYING = Gauge(
     "sentinel_webhook_retrying_deliveries", "Pending deliveries with at least one failed attempt"
