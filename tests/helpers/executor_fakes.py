@@ -123,7 +123,7 @@ def executor_for(
         bootstrap="unused:9092",
         topic=TOPIC,
         group_id="g",
-        log=log,
+        delivery_log=log,
         subscriptions=cast(Any, subscriptions),
         poster=HttpxPoster(client),
         policy=RetryPolicy(scale=scale, jitter=0.0),

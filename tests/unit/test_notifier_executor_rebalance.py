@@ -60,7 +60,7 @@ class RecordingExecutor(Executor):
             bootstrap="unused:9092",
             topic=TOPIC,
             group_id="g",
-            log=cast(Any, None),
+            delivery_log=cast(Any, None),
             subscriptions=cast(Any, None),
             poster=cast(Any, None),
             policy=RetryPolicy(),

@@ -50,7 +50,8 @@ class AiohttpPoster:
         target, decision = await self.guard.vet(url)  # raises SsrfRefused
         address = decision.addresses[0]
         default_port = 443 if target.scheme == "https" else 80
-        host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        name = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+        host_header = name if target.port == default_port else f"{name}:{target.port}"
         sni = target.host if target.scheme == "https" and target.host != address else None
         pinned = URL(url).with_host(address)
         try:

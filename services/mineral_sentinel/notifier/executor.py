@@ -66,7 +66,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         bootstrap: str,
         topic: str,
         group_id: str,
-        log: DeliveryLog,
+        delivery_log: DeliveryLog,
         subscriptions: SubscriptionStore,
         poster: Poster,
         policy: RetryPolicy,
@@ -82,7 +82,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
-        self.log = log
+        self.delivery_log = delivery_log
         self.subscriptions = subscriptions
         self.poster = poster
         self.policy = policy
@@ -387,7 +387,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _record(self, record: DeliveryAttempt) -> None:
         """Append the outcome to the log (acknowledged) before moving on, then fold it here."""
-        await self.log.append([record])
+        await self.delivery_log.append([record])
         self._apply(record)
 
     async def _disable(self, sub_id: str, reason: str) -> None:

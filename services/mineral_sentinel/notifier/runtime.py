@@ -104,7 +104,7 @@ class NotifierRuntime:
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,
             group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
-            log=KafkaDeliveryLog(self._producer, self.deliveries_topic),
+            delivery_log=KafkaDeliveryLog(self._producer, self.deliveries_topic),
             subscriptions=self._store,
             poster=self._poster,
             policy=RetryPolicy(
