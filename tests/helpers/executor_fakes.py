@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ from mineral_sentinel.contracts.webhooks import DeliveryAttempt, DeliveryTask
 from mineral_sentinel.notifier.executor import Executor
 from mineral_sentinel.notifier.retry import RetryPolicy
 from mineral_sentinel.notifier.transport import HttpxPoster
+from tests.helpers.polling import async_wait_until
 
 TOPIC = "t.sentinel.deliveries.v1"
 
@@ -143,6 +144,24 @@ def feed(executor: Executor, tasks: Iterable[DeliveryTask], first_offset: int = 
     for offset, task in enumerate(tasks, start=first_offset):
         key = task.subscription_id.encode()
         executor._fold(key, task.model_dump_json().encode(), 0, offset)
+
+
+async def deliver(
+    executor: Executor,
+    tasks: Iterable[DeliveryTask],
+    done: Callable[[], bool],
+    timeout: float = 5.0,
+) -> None:
+    """Feed `tasks`, wait until `done()` holds (deadline `timeout`), then stop the lanes."""
+
+    async def reached() -> bool:
+        return done()
+
+    try:
+        feed(executor, tasks)
+        await async_wait_until(reached, timeout=timeout, interval=0.01)
+    finally:
+        await stop_lanes(executor)
 
 
 async def stop_lanes(executor: Executor) -> None:

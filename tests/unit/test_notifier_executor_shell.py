@@ -19,12 +19,10 @@ from tests.helpers.executor_fakes import (
     MemoryLog,
     MemorySubscriptions,
     ScriptedEndpoints,
+    deliver,
     executor_for,
-    feed,
-    stop_lanes,
 )
 from tests.helpers.notifier_data import subscription, warning_alert
-from tests.helpers.polling import async_wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -53,15 +51,7 @@ async def test_a_delivery_failing_every_attempt_ends_failed_after_the_whole_sche
     scale = 0.2 / sum(SVIX_SCHEDULE_S)  # the whole schedule in 0.2 s
     executor = executor_for(log, MemorySubscriptions(sub), endpoint, scale=scale)
     (task,) = alerts(sub, "gallium", range(1, 2))
-    try:
-        feed(executor, [task])
-
-        async def failed() -> bool:
-            return final_status(log, task) == "failed"
-
-        await async_wait_until(failed, timeout=10, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, [task], lambda: final_status(log, task) == "failed", timeout=10)
     attempts = log.attempts(task.delivery_id)
     assert [a.attempt for a in attempts] == list(range(1, MAX_ATTEMPTS + 1))
     assert [a.status for a in attempts] == ["retrying"] * (MAX_ATTEMPTS - 1) + ["failed"]
@@ -77,15 +67,7 @@ async def test_410_disables_the_subscription_and_later_deliveries_are_not_attemp
     log = MemoryLog()
     executor = executor_for(log, subscriptions, endpoint)
     first, second = alerts(sub, "gallium", range(1, 3))
-    try:
-        feed(executor, [first, second])
-
-        async def both_final() -> bool:
-            return final_status(log, second) is not None
-
-        await async_wait_until(both_final, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, [first, second], lambda: final_status(log, second) is not None)
     stored = subscriptions.get(sub.id)
     assert stored is not None and not stored.enabled
     assert stored.disabled_reason == "endpoint answered 410 Gone"
@@ -103,15 +85,7 @@ async def test_an_endpoint_failing_continuously_is_disabled_after_the_period() -
     # Schedule 0, 5 ms, 300 ms, 1.8 s: the 300 ms attempt is past the 0.2 s failing period.
     executor = executor_for(log, subscriptions, endpoint, scale=0.001, disable_after_s=0.2)
     (task,) = alerts(sub, "gallium", range(1, 2))
-    try:
-        feed(executor, [task])
-
-        async def disabled() -> bool:
-            return final_status(log, task) == "disabled"
-
-        await async_wait_until(disabled, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, [task], lambda: final_status(log, task) == "disabled")
     attempts = log.attempts(task.delivery_id)
     assert [a.status for a in attempts] == ["retrying", "retrying", "disabled"]
     assert attempts[-1].failing_since == attempts[0].at, "the run of failures began at the first"
@@ -126,15 +100,7 @@ async def test_a_deleted_subscription_fails_its_delivery_without_sending() -> No
     log = MemoryLog()
     executor = executor_for(log, MemorySubscriptions(), endpoint)  # deleted before sending
     (task,) = alerts(sub, "gallium", range(1, 2))
-    try:
-        feed(executor, [task])
-
-        async def recorded() -> bool:
-            return final_status(log, task) is not None
-
-        await async_wait_until(recorded, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, [task], lambda: final_status(log, task) is not None)
     (only,) = log.attempts(task.delivery_id)
     assert (only.status, only.attempt, only.error) == ("failed", 0, "subscription deleted")
     assert endpoint.requests == []
@@ -151,15 +117,7 @@ async def test_retry_after_postpones_the_next_attempt_even_for_recovery_checks(
         log, MemorySubscriptions(sub), endpoint, recovery_check_s=recovery_check_s
     )
     (task,) = alerts(sub, "gallium", range(1, 2))
-    try:
-        feed(executor, [task])
-
-        async def delivered() -> bool:
-            return final_status(log, task) == "succeeded"
-
-        await async_wait_until(delivered, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, [task], lambda: final_status(log, task) == "succeeded")
     refused, accepted = endpoint.requests
     assert accepted.at - refused.at >= 1.0, "Retry-After: 1 waited out (the schedule says 5 ms)"
 
@@ -175,15 +133,7 @@ async def test_each_material_arrives_in_order_through_failures() -> None:
         for material in ("gallium", "germanium")
         for task in alerts(sub, material, range(sequence, sequence + 1))
     ]
-    try:
-        feed(executor, tasks)
-
-        async def all_delivered() -> bool:
-            return len(endpoint.accepted()) == len(tasks)
-
-        await async_wait_until(all_delivered, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(executor, tasks, lambda: len(endpoint.accepted()) == len(tasks))
     for material in ("gallium", "germanium"):
         sequences = [
             r.data["sequence"] for r in endpoint.accepted() if r.data["material"] == material
@@ -201,15 +151,9 @@ async def test_a_lane_survives_outcomes_that_cannot_be_written() -> None:
     log = MemoryLog(failures=2)
     executor = executor_for(log, MemorySubscriptions(sub), endpoint)
     tasks = alerts(sub, "gallium", range(1, 4))
-    try:
-        feed(executor, tasks)
-
-        async def all_recorded() -> bool:
-            return all(final_status(log, task) == "succeeded" for task in tasks)
-
-        await async_wait_until(all_recorded, timeout=5, interval=0.01)
-    finally:
-        await stop_lanes(executor)
+    await deliver(
+        executor, tasks, lambda: all(final_status(log, task) == "succeeded" for task in tasks)
+    )
     sent = [r.webhook_id for r in endpoint.requests]
     assert sent == [tasks[0].webhook_id] * 3 + [tasks[1].webhook_id, tasks[2].webhook_id]
     assert executor.open == {}
