@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from mineral_sentinel.contracts.outputs import Alert, StockpileRecommendation
 from mineral_sentinel.topics import ALERTS, RECOMMENDATIONS
 from tests.helpers.kafka import produce
+from tests.helpers.notifier_data import warning_alert
 from tests.helpers.polling import async_wait_until
 from tests.helpers.processes import ServiceProcess, free_port
 from tests.helpers.receiver import Received, Receiver
@@ -102,20 +103,15 @@ async def subscribe(notifier: Notifier, url: str, **fields: Any) -> tuple[str, s
 
 
 def alert(sequence: int, material: str = "gallium", **changes: Any) -> Alert:
-    base = Alert(
-        alert_id=f"{material}-episode-1",
-        material=material,
-        status="firing",
-        severity="critical",
-        causes=["policy"],
-        score=80.0,
-        summary="export licensing bites",
-        started_at=T0,
-        updated_at=T0 + timedelta(minutes=sequence),
-        sequence=sequence,
-        evidence=["ev-1"],
-    )
-    return base.model_copy(update=changes)
+    """A critical alert (score 80): above every subscription's default minimum severity."""
+    base = warning_alert(T0, sequence, material, updated_at=T0 + timedelta(minutes=sequence))
+    critical = {
+        "alert_id": f"{material}-episode-1",
+        "severity": "critical",
+        "score": 80.0,
+        "summary": "export licensing bites",
+    }
+    return base.model_copy(update={**critical, **changes})
 
 
 def recommendation(material: str = "germanium") -> StockpileRecommendation:

@@ -180,8 +180,7 @@ class DeliveryState:
 
     @property
     def last_attempt_at(self) -> datetime | None:
-        made = [a.at for a in self.attempts if a.attempt > 0]
-        return made[-1] if made else None
+        return next((a.at for a in reversed(self.attempts) if a.attempt > 0), None)
 
     @property
     def terminal(self) -> bool:

@@ -31,6 +31,7 @@ class NotifierRuntime:
         self.guard = UrlGuard(settings.allowed_networks, settings.webhook_allow_http, resolver)
         self.started = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._delivery_log: KafkaDeliveryLog | None = None
         self._poster: Poster | None = None
         self._store: SubscriptionStore | None = None
         self._silences: SilenceStore | None = None
@@ -100,11 +101,12 @@ class NotifierRuntime:
         await self._silences.follower.start()
         await self._history.follower.start()
         self._poster = make_poster(self.guard, s.webhook_timeout_s, s.webhook_http_engine)
+        self._delivery_log = KafkaDeliveryLog(self._producer, self.deliveries_topic)
         self._executor = Executor(
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,
             group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
-            delivery_log=KafkaDeliveryLog(self._producer, self.deliveries_topic),
+            delivery_log=self._delivery_log,
             subscriptions=self._store,
             poster=self._poster,
             policy=RetryPolicy(
@@ -136,4 +138,5 @@ class NotifierRuntime:
 
     async def enqueue(self, tasks: Sequence[DeliveryTask]) -> None:
         """Write delivery tasks to the log and wait until every one is acknowledged."""
-        await KafkaDeliveryLog(self.producer, self.deliveries_topic).append(tasks)
+        assert self._delivery_log is not None, "runtime not started"
+        await self._delivery_log.append(tasks)

@@ -38,7 +38,8 @@ class SsrfRefused(Exception):
 
 
 class PostFailed(Exception):
-    """No HTTP answer: the connection failed or broke (timeouts raise TimeoutError)."""
+    """No HTTP answer: the connection failed or broke. (The sender's deadline, and aiohttp's
+    own timeouts, raise TimeoutError instead.)"""
 
 
 @dataclass(frozen=True, slots=True)
