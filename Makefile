@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck compose-check rules tools unit integration bench schemas kafka-start kafka-stop clean
+.PHONY: setup demo test lint typecheck compose-check k8s-check rules tools unit integration bench schemas kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/sentinel demo
 
 ## (2) the test suite: lint, types, then every test (the broker is started by the tests)
-test: setup tools lint typecheck compose-check rules
+test: setup tools lint typecheck compose-check k8s-check rules
 	$(BIN)/pytest -q
 
 lint: setup
@@ -52,6 +52,16 @@ var/bin/compose-check: deploy/compose-check/main.go deploy/compose-check/go.mod 
 	@command -v go >/dev/null || { echo "need Go to validate docker-compose.yml"; exit 1; }
 	mkdir -p var/bin
 	cd deploy/compose-check && go build -o ../../var/bin/compose-check .
+
+## Kubernetes manifests: kustomize build + strict decoding into the real API types (deploy/k8s)
+k8s-check: var/bin/k8s-check
+	var/bin/k8s-check -partial deploy/k8s/base
+	var/bin/k8s-check deploy/k8s/overlays/example
+
+var/bin/k8s-check: deploy/k8s-check/main.go deploy/k8s-check/kedakeys.go deploy/k8s-check/go.mod deploy/k8s-check/go.sum
+	@command -v go >/dev/null || { echo "need Go to validate deploy/k8s"; exit 1; }
+	mkdir -p var/bin
+	cd deploy/k8s-check && go build -o ../../var/bin/k8s-check .
 
 unit: setup
 	$(BIN)/pytest -q -m unit

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("mineral_sentinel.localkafka.cli", "start, stop or inspect the local Kafka broker"),
     "worker": ("mineral_sentinel.workers", "run a service worker: risk or notifier"),
+    "topics": (
+        "mineral_sentinel.topics_cli",
+        "create every topic of a deployment (idempotent), or list them",
+    ),
     "replay": ("mineral_sentinel.feeds.replay", "produce a JSON Lines event file into Kafka"),
     "backtest": ("mineral_sentinel.backtest.cli", "run the risk core offline over a JSONL file"),
     "evaluate": (

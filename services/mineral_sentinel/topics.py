@@ -108,6 +108,13 @@ INPUT_TOPICS: tuple[TopicSpec, ...] = (PRICES, SHIPMENTS, EXPORT_CONTROLS, STOCK
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (RISK, ALERTS, RECOMMENDATIONS, DEAD_LETTER)
 NOTIFIER_TOPICS: tuple[TopicSpec, ...] = (SUBSCRIPTIONS, SILENCES, DELIVERIES)
 ALL_TOPICS: tuple[TopicSpec, ...] = INPUT_TOPICS + OUTPUT_TOPICS + NOTIFIER_TOPICS
+NOTIFIER_SERVICE_TOPICS: tuple[TopicSpec, ...] = (
+    ALERTS,
+    RECOMMENDATIONS,
+    DEAD_LETTER,
+    *NOTIFIER_TOPICS,
+)
+"""Every topic the notifier reads or writes."""
 INPUT_TOPIC_OF_TYPE: dict[str, TopicSpec] = {
     spec.event_type: spec for spec in INPUT_TOPICS if spec.event_type is not None
 }

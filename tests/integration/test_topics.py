@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not in its __all__
+    ConfigResource as ConfluentResource,
+)
 
 from mineral_sentinel.config import Settings
 from mineral_sentinel.kafka_admin import ensure_configured_topics, ensure_topics_before_start
 from mineral_sentinel.risk_service.topology import CO_PARTITIONED, RISK_TOPICS
 from mineral_sentinel.topics import ALL_TOPICS
+from mineral_sentinel.topics_cli import deployment_topics
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +77,36 @@ def test_co_partitioned_topics_with_another_count_are_refused_clearly(
         ensure_topics_before_start(settings(3), RISK_TOPICS, exact=CO_PARTITIONED)
     for spec in CO_PARTITIONED:
         assert f"'{spec.full_name(topic_prefix)}': 2" in str(refused.value)
+
+
+def test_sentinel_topics_create_makes_every_deployment_topic_seen_by_librdkafka(
+    service_env: dict[str, str], topic_prefix: str
+) -> None:
+    """The Job that Kubernetes and compose run before the workers: every topic of both
+    services, read back by an independent client (librdkafka), idempotent, and a clear exit 2
+    when the co-partitioned topics exist with another count."""
+    env = {**os.environ, **service_env, "SENTINEL_TOPIC_PARTITIONS": "3"}
+    command = [sys.executable, "-m", "mineral_sentinel.cli", "topics", "create"]
+    for _ in range(2):  # the second run finds them all
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"{len(deployment_topics())} topics ready" in done.stdout
+    admin = AdminClient({"bootstrap.servers": service_env["SENTINEL_KAFKA_BOOTSTRAP"]})
+    listed = admin.list_topics(timeout=30).topics
+    names = {spec.full_name(topic_prefix): spec for spec in deployment_topics()}
+    ours = {name for name in listed if name.startswith(topic_prefix)}
+    assert ours == set(names)
+    for name in names:
+        assert len(listed[name].partitions) == 3, name
+    futures = admin.describe_configs([ConfluentResource("topic", name) for name in names])
+    for resource, future in futures.items():
+        assert future.result(timeout=30)["cleanup.policy"].value == names[resource.name].cleanup
+    wrong = subprocess.run(
+        command,
+        env={**env, "SENTINEL_TOPIC_PARTITIONS": "4"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wrong.returncode == 2
+    assert "SENTINEL_TOPIC_PARTITIONS" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -22,7 +22,7 @@ from ..contracts.outputs import Alert, StockpileRecommendation
 from ..faustkit import make_app
 from ..ingest import Rejected
 from ..kafka_admin import ensure_topics_before_start
-from ..topics import ALERTS, DEAD_LETTER, DELIVERIES, RECOMMENDATIONS, SILENCES, SUBSCRIPTIONS
+from ..topics import ALERTS, NOTIFIER_SERVICE_TOPICS, RECOMMENDATIONS
 from ..webkit import add_health_and_metrics, answer_errors_as_api_error
 from . import metrics
 from .api import register_api
@@ -40,9 +40,7 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 
 def _create_topics(settings: Settings) -> None:
     """Every topic the notifier reads or writes exists and is led before faust subscribes."""
-    ensure_topics_before_start(
-        settings, [ALERTS, RECOMMENDATIONS, DEAD_LETTER, SUBSCRIPTIONS, SILENCES, DELIVERIES]
-    )
+    ensure_topics_before_start(settings, NOTIFIER_SERVICE_TOPICS)
 
 
 def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> faust.App:

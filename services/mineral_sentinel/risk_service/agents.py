@@ -51,7 +51,7 @@ from .forwarder import Forwarder, Handoff
 from .merge import MergeState, new_merge, offer_mark, offer_record, release
 from .processor import Step, StepResult, rebuilt, step
 from .slot import MaterialSlot, OutputKind, decode_slot, encode_slot, new_slot
-from .topology import BY_MATERIAL, MATERIAL_STATE_CHANGELOG, TABLE_NAME
+from .topology import BY_MATERIAL, MATERIAL_STATE_CHANGELOG, TABLE_NAME, intake_group_id
 from .write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class RiskAgents:
             by_material_topic=BY_MATERIAL.full_name(prefix),
             partitions=partitions,
             dead_letter_topic=self.dead_letter_topic,
-            group_id=f"{app.conf.id}-intake",
+            group_id=intake_group_id(prefix),
             handoff=self.handoff,
         )
         self.merges: dict[int, MergeState[Pending]] = {}

@@ -33,6 +33,11 @@ CO_PARTITIONED = (BY_MATERIAL, MATERIAL_STATE_CHANGELOG)
 materials routed to partition p of the other, by the configured partition count."""
 
 
+def intake_group_id(prefix: str) -> str:
+    """The intake's consumer group (input topics); the fold's is faust's, the app id."""
+    return f"{prefix}{APP_NAME}-intake"
+
+
 def ensure_risk_topics(settings: Settings) -> None:
     """Every topic the service reads or writes exists and is led before faust subscribes."""
     ensure_topics_before_start(settings, RISK_TOPICS, exact=CO_PARTITIONED)
