@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     risk_session_timeout_s: float = Field(
         60.0, ge=6, description="Kafka group session timeout of risk workers (crash detection)"
     )
+    group_instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="static group membership (KIP-345): a name unique among a service's running "
+        "workers and kept across restarts (a StatefulSet pod's name); a worker restarted after a "
+        "crash takes its partitions back at once, not after the session timeout",
+    )
 
     webhook_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CIDRs exempt from the webhook SSRF guard"

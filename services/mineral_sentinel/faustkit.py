@@ -33,6 +33,7 @@ def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) 
         "topic_partitions": settings.topic_partitions,
         "topic_replication_factor": settings.topic_replication,
         "consumer_auto_offset_reset": "earliest",
+        "consumer_group_instance_id": settings.group_instance_id,
         "producer_acks": -1,
         "web_host": settings.web_host,
         "web_port": web_port,

@@ -75,6 +75,18 @@ def test_the_config_map_is_settings_and_the_ports_are_its_ports(
         assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
         assert find(example, "Service", name)["spec"]["ports"][0]["port"] == port
     assert settings.web_host == "0.0.0.0", "a pod's probes and Service reach it from outside"
+    for service in SERVICES:
+        names = {f"SENTINEL_{field.upper()}" for field in Settings.model_fields}
+        unknown = {e["name"] for e in container(example, service).get("env", [])} - names
+        assert not unknown, f"{service}: env vars that no setting reads: {unknown}"
+
+
+def test_risk_pods_are_static_group_members_under_their_pod_names(
+    example: list[dict[str, Any]],
+) -> None:
+    env = {e["name"]: e for e in container(example, "risk").get("env", [])}
+    source = env["SENTINEL_GROUP_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert source == "metadata.name"  # stable in a StatefulSet, unique among its pods
 
 
 def test_probes_use_the_services_own_health_routes(example: list[dict[str, Any]]) -> None:

@@ -66,6 +66,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         bootstrap: str,
         topic: str,
         group_id: str,
+        group_instance_id: str | None = None,
         delivery_log: DeliveryLog,
         subscriptions: SubscriptionStore,
         poster: Poster,
@@ -82,6 +83,8 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         self.bootstrap = bootstrap
         self.topic = topic
         self.group_id = group_id
+        self.group_instance_id = group_instance_id
+        """Static membership (KIP-345): a restarted notifier takes its partitions back at once."""
         self.delivery_log = delivery_log
         self.subscriptions = subscriptions
         self.poster = poster
@@ -112,6 +115,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
+            group_instance_id=self.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=2000,

@@ -106,6 +106,7 @@ class NotifierRuntime:
             bootstrap=s.kafka_bootstrap,
             topic=self.deliveries_topic,
             group_id=f"{s.topic_prefix}{GROUP_SUFFIX}",
+            group_instance_id=s.group_instance_id,
             delivery_log=self._delivery_log,
             subscriptions=self._store,
             poster=self._poster,

@@ -139,6 +139,7 @@ class Forwarder(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap,
             group_id=self.group_id,
+            group_instance_id=s.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=s.risk_fetch_max_wait_ms,
