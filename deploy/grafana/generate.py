@@ -1,473 +1,447 @@
-"""Generate the Grafana dashboards (dashboards/*.json) from one compact description.
+"""Generate the Grafana dashboards (dashboards/*.json) with grafana-foundation-sdk.
 
-Why a generator: three dashboards share a datasource, panel styles and id numbering; writing them
-by hand drifts. `python deploy/grafana/generate.py` rewrites the JSON; a test fails on drift and
-evaluates every panel expression against a real Prometheus.
+Why the SDK: its builders and models are generated from Grafana's own schemas (the version
+pinned in pyproject.toml is Grafana 11.6's, the one compose runs), so a panel option that Grafana
+does not know is a type error here, not a silently ignored key. `python deploy/grafana/generate.py`
+rewrites the JSON; tests fail on drift, load every file back into the SDK's dashboard model, and
+evaluate every panel expression against a real Prometheus during a scenario.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-DATASOURCE = {"type": "prometheus", "uid": "sentinel-prometheus"}
-SCHEMA_VERSION = 39
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    prometheus,
+    stat,
+    statetimeline,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.builders import dashboard as board
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="sentinel-prometheus")
 HERE = Path(__file__).resolve().parent
+LEVELS = {"0": ("normal", "green"), "1": ("watch", "yellow"), "2": ("warning", "orange")}
+LEVELS["3"] = ("critical", "red")
+"""sentinel_material_risk_level's values (risk_service/metrics.py) and their colours."""
 
-Panel = dict[str, Any]
+AnyPanel = timeseries.Panel | stat.Panel | table.Panel | bargauge.Panel | statetimeline.Panel
+P = TypeVar("P", timeseries.Panel, stat.Panel, table.Panel, bargauge.Panel, statetimeline.Panel)
 
 
-def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> dict[str, Any]:
-    return {
-        "datasource": DATASOURCE,
-        "expr": expr,
-        "legendFormat": legend,
-        "refId": ref,
-        "instant": instant,
-        "range": not instant,
-        **({"format": "table"} if instant else {}),
-    }
+def query(
+    expr: str, legend: str = "", ref: str = "A", instant: bool = False
+) -> prometheus.Dataquery:
+    built = (
+        prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DATASOURCE)
+    )
+    return built.instant().format(PromQueryFormat.TABLE) if instant else built.range()
 
 
 def rate(counter: str) -> str:
     return f"rate({counter}[$__rate_interval])"
 
 
-def panel(
-    kind: str,
+def quantiles(histogram: str, by: str = "") -> list[prometheus.Dataquery]:
+    """p50 and p99 of a histogram, optionally per label (`by`)."""
+    labels = f"le, {by}" if by else "le"
+    legend = f"{{{{{by}}}}} " if by else ""
+    return [
+        query(
+            f"histogram_quantile({q}, sum by ({labels}) ({rate(histogram + '_bucket')}))",
+            f"{legend}p{int(q * 100)}",
+            ref,
+        )
+        for ref, q in (("A", 0.5), ("B", 0.99))
+    ]
+
+
+def place(panel: P, title: str, width: int, height: int, description: str = "") -> P:
+    """Title, size and the provisioned datasource; the dashboard flows panels left to right."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .span(width)
+        .height(height)
+    )
+
+
+def graph(
     title: str,
-    targets: list[dict[str, Any]],
-    x: int,
-    y: int,
-    w: int,
-    h: int,
+    targets: Iterable[prometheus.Dataquery],
+    width: int = 12,
+    height: int = 8,
     unit: str = "short",
     description: str = "",
-    **extra: Any,
-) -> Panel:
-    return {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "options": {},
-        "targets": targets,
-        **extra,
-    }
+) -> timeseries.Panel:
+    panel = timeseries.Panel().unit(unit)
+    for target in targets:
+        panel = panel.with_target(target)
+    return place(panel, title, width, height, description)
+
+
+def single(
+    title: str,
+    target: prometheus.Dataquery,
+    width: int = 12,
+    height: int = 6,
+    description: str = "",
+) -> stat.Panel:
+    return place(stat.Panel().with_target(target), title, width, height, description)
+
+
+def level_mappings() -> list[model.ValueMapping]:
+    return [
+        model.ValueMap(
+            options={
+                value: model.ValueMappingResult(text=text, color=color, index=int(value))
+                for value, (text, color) in LEVELS.items()
+            }
+        )
+    ]
 
 
 def dashboard(
-    uid: str, title: str, panels: list[Panel], variables: list[dict[str, Any]], description: str
-) -> dict[str, Any]:
-    for number, item in enumerate(panels, start=1):
-        item["id"] = number
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["mineral-sentinel"],
-        "timezone": "utc",
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "editable": False,
-        "refresh": "30s",
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": variables},
-        "annotations": {"list": []},
-        "panels": panels,
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[AnyPanel],
+    variables: Iterable[board.QueryVariable] = (),
+) -> model.Dashboard:
+    built = (
+        board.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["mineral-sentinel"])
+        .timezone("utc")
+        .readonly()
+        .refresh("30s")
+        .time("now-6h", "now")
+        .version(1)
+    )
+    for variable in variables:
+        built = built.with_variable(variable)
+    for number, panel in enumerate(panels, start=1):
+        built = built.with_panel(panel.id(number))
+    return built.build()
+
+
+def material_variable() -> board.QueryVariable:
+    values = "label_values(sentinel_material_risk_score, material)"
+    return (
+        board.QueryVariable("material")
+        .label("Material")
+        .datasource(DATASOURCE)
+        .query(values)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+def materials() -> model.Dashboard:
+    chosen = '{material=~"$material"}'
+    columns = {"A": "score", "B": "level", "C": "supply risk", "D": "days of cover"}
+    gauges = {
+        "A": "sentinel_material_risk_score",
+        "B": "sentinel_material_risk_level",
+        "C": "sentinel_material_supply_risk",
+        "D": "sentinel_material_days_of_cover",
     }
-
-
-def material_variable() -> dict[str, Any]:
-    return {
-        "name": "material",
-        "label": "Material",
-        "type": "query",
-        "datasource": DATASOURCE,
-        "query": {"query": "label_values(sentinel_material_risk_score, material)", "refId": "V"},
-        "definition": "label_values(sentinel_material_risk_score, material)",
-        "refresh": 2,
-        "multi": True,
-        "includeAll": True,
-        "sort": 1,
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-    }
-
-
-def materials() -> dict[str, Any]:
-    table_targets = [
-        target("max by (material) (sentinel_material_risk_score)", "score", "A", instant=True),
-        target("max by (material) (sentinel_material_risk_level)", "level", "B", instant=True),
-        target(
-            "max by (material) (sentinel_material_supply_risk)", "supply risk", "C", instant=True
-        ),
-        target(
-            "max by (material) (sentinel_material_days_of_cover)",
-            "days of cover",
-            "D",
-            instant=True,
-        ),
-    ]
-    panels = [
-        panel(
-            "table",
+    overview = table.Panel()
+    for ref, metric in gauges.items():
+        overview = overview.with_target(
+            query(f"max by (material) ({metric})", columns[ref], ref, instant=True)
+        )
+    overview = (
+        overview.with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True},
+                    "renameByName": {f"Value #{ref}": name for ref, name in columns.items()},
+                },
+            )
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="sortBy", options={"sort": [{"field": "score", "desc": True}]}
+            )
+        )
+    )
+    levels = (
+        statetimeline.Panel()
+        .with_target(
+            query(f"max by (material) (sentinel_material_risk_level{chosen})", "{{material}}")
+        )
+        .mappings(level_mappings())
+        .show_value(common.VisibilityMode.NEVER)
+    )
+    panels: list[AnyPanel] = [
+        place(
+            overview,
             "Materials by risk",
-            table_targets,
-            0,
-            0,
             24,
             10,
-            description="Every material's level, score, live EU-method supply risk and days of "
-            "stockpile cover, highest score first.",
-            transformations=[
-                {"id": "merge", "options": {}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {"Time": True},
-                        "renameByName": {
-                            "Value #A": "score",
-                            "Value #B": "level",
-                            "Value #C": "supply risk",
-                            "Value #D": "days of cover",
-                        },
-                    },
-                },
-                {"id": "sortBy", "options": {"sort": [{"field": "score", "desc": True}]}},
-            ],
+            "Every material's level, score, live EU-method supply risk and days of stockpile "
+            "cover, highest score first.",
         ),
-        panel(
-            "timeseries",
+        place(
+            levels,
+            "Risk level over time",
+            24,
+            8,
+            "normal, watch, warning, critical per material (docs/severity.md says what each asks).",
+        ),
+        graph(
             "Risk score over time",
-            [
-                target(
-                    'max by (material) (sentinel_material_risk_score{material=~"$material"})',
-                    "{{material}}",
-                )
-            ],
-            0,
-            10,
+            [query(f"max by (material) (sentinel_material_risk_score{chosen})", "{{material}}")],
             16,
             9,
-            unit="none",
-            description="0-100; watch, warning and critical bands follow the alert policy.",
+            "none",
+            "0-100; watch, warning and critical bands follow the alert policy.",
         ),
-        panel(
-            "stat",
+        single(
             "Alerts firing",
-            [target("sum by (severity) (sentinel_alerts_firing)", "{{severity}}")],
-            16,
-            10,
+            query("sum by (severity) (sentinel_alerts_firing)", "{{severity}}"),
             8,
             9,
-            description="Open alerts by severity (one alert per material episode).",
+            "Open alerts by severity (one alert per material episode).",
         ),
-        panel(
-            "timeseries",
-            "Days of cover",
-            [
-                target(
-                    'max by (material) (sentinel_material_days_of_cover{material=~"$material"})',
-                    "{{material}}",
-                )
-            ],
-            0,
-            19,
+        graph(
+            "Alerts firing by severity over time",
+            [query("sum by (severity) (sentinel_alerts_firing)", "{{severity}}")],
             12,
             8,
-            unit="d",
-            description="Strategic stock / average daily net imports (CRMA Art. 23 definition).",
         ),
-        panel(
-            "bargauge",
-            "Recommendations in range",
-            [
-                target(
+        graph(
+            "Days of cover",
+            [query(f"max by (material) (sentinel_material_days_of_cover{chosen})", "{{material}}")],
+            12,
+            8,
+            "d",
+            "Strategic stock / average daily net imports (CRMA Art. 23 definition).",
+        ),
+        place(
+            bargauge.Panel().with_target(
+                query(
                     "sum by (action) (increase(sentinel_recommendations_total[$__range]))",
                     "{{action}}",
                 )
-            ],
-            12,
-            19,
+            ),
+            "Recommendations in range",
             12,
             8,
-            description="Stockpile recommendations issued in the selected time range, by action.",
+            "Stockpile recommendations issued in the selected time range, by action.",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Alerts emitted",
             [
-                target(
+                query(
                     "sum by (severity, status) "
                     "(increase(sentinel_alerts_emitted_total[$__rate_interval]))",
                     "{{severity}} {{status}}",
                 )
             ],
-            0,
-            27,
-            24,
-            7,
+            12,
+            8,
             description="Alert updates published (firing, escalations and resolutions).",
         ),
     ]
     return dashboard(
         "sentinel-materials",
         "Mineral Sentinel / Materials",
+        "Supply risk, alerts and stockpile cover per material.",
         panels,
         [material_variable()],
-        "Supply risk, alerts and stockpile cover per material.",
     )
 
 
-def pipeline() -> dict[str, Any]:
-    panels = [
-        panel(
-            "timeseries",
+RISK_COUNTERS = (
+    ("sentinel_risk_late_events_total", "late events"),
+    ("sentinel_events_redelivered_total", "re-read records"),
+    ("sentinel_risk_duplicate_events_total", "duplicate ids"),
+    ("sentinel_risk_reread_holes_total", "holes read again"),
+    ("sentinel_risk_skipped_envelopes_total", "envelopes skipped"),
+    ("sentinel_risk_events_undone_total", "events undone"),
+    ("sentinel_risk_recovery_reseeks_total", "recovery re-seeks"),
+)
+
+
+def pipeline() -> model.Dashboard:
+    panels: list[AnyPanel] = [
+        graph(
             "Throughput by topic",
-            [
-                target(
-                    "sum by (topic) (rate(sentinel_events_consumed_total[$__rate_interval]))",
-                    "{{topic}}",
-                )
-            ],
-            0,
-            0,
-            12,
-            8,
+            [query(f"sum by (topic) ({rate('sentinel_events_consumed_total')})", "{{topic}}")],
             unit="ops",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Dead letters by reason",
             [
-                target(
-                    "sum by (topic, reason) "
-                    "(rate(sentinel_events_invalid_total[$__rate_interval]))",
+                query(
+                    f"sum by (topic, reason) ({rate('sentinel_events_invalid_total')})",
                     "{{topic}} {{reason}}",
                 )
             ],
-            12,
-            0,
-            12,
-            8,
             unit="ops",
         ),
-        panel(
-            "timeseries",
-            "Processing latency p50 / p99",
-            [
-                target(
-                    "histogram_quantile(0.5, sum by (le) "
-                    "(rate(sentinel_event_processing_seconds_bucket[$__rate_interval])))",
-                    "p50",
-                    "A",
-                ),
-                target(
-                    "histogram_quantile(0.99, sum by (le) "
-                    "(rate(sentinel_event_processing_seconds_bucket[$__rate_interval])))",
-                    "p99",
-                    "B",
-                ),
-            ],
-            0,
-            8,
-            12,
-            8,
-            unit="s",
+        graph(
+            "Processing latency p50 / p99", quantiles("sentinel_event_processing_seconds"), unit="s"
         ),
-        panel(
-            "timeseries",
+        graph(
             "Ingest lag p50 / p99 (Kafka timestamp to processing)",
-            [
-                target(
-                    "histogram_quantile(0.5, sum by (le) "
-                    "(rate(sentinel_ingest_lag_seconds_bucket[$__rate_interval])))",
-                    "p50",
-                    "A",
-                ),
-                target(
-                    "histogram_quantile(0.99, sum by (le) "
-                    "(rate(sentinel_ingest_lag_seconds_bucket[$__rate_interval])))",
-                    "p99",
-                    "B",
-                ),
-            ],
-            12,
-            8,
-            12,
-            8,
+            quantiles("sentinel_ingest_lag_seconds"),
             unit="s",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Consumer lag by topic",
-            [target("sum by (job, topic) (sentinel_consumer_lag_messages)", "{{job}} {{topic}}")],
-            0,
-            16,
-            12,
-            8,
+            [query("sum by (job, topic) (sentinel_consumer_lag_messages)", "{{job}} {{topic}}")],
         ),
-        panel(
-            "stat",
-            "Workers up",
-            [target('sum by (job) (up{job=~"sentinel-.*"})', "{{job}}")],
-            12,
-            16,
-            12,
+        single("Workers up", query('sum by (job) (up{job=~"sentinel-.*"})', "{{job}}"), height=8),
+        graph(
+            "Consumer lag by group and partition",
+            [
+                query(
+                    "max by (job, topic, partition) (sentinel_consumer_lag_messages)",
+                    "{{job}} {{topic}}[{{partition}}]",
+                )
+            ],
+            24,
             8,
+            description="Messages behind the newest offset, per partition of each worker's "
+            "group (job = service): one growing partition is a stuck worker or a hot key.",
         ),
-        panel(
-            "timeseries",
+        graph(
+            "Late events by topic (per minute)",
+            [
+                query(
+                    f"60 * sum by (topic) ({rate('sentinel_risk_late_events_total')})",
+                    "{{topic}}",
+                )
+            ],
+            description="Input records that reached the broker after SENTINEL_RISK_IDLE_MS "
+            "behind their Kafka timestamp and were merged out of event-time order.",
+        ),
+        graph(
             "Risk worker: order, re-reads and recovery (per minute)",
             [
-                target(f"60 * sum ({rate(name)})", legend, ref)
-                for ref, (name, legend) in zip(
-                    "ABCDEFG",
-                    (
-                        ("sentinel_risk_late_events_total", "late events"),
-                        ("sentinel_events_redelivered_total", "re-read records"),
-                        ("sentinel_risk_duplicate_events_total", "duplicate ids"),
-                        ("sentinel_risk_reread_holes_total", "holes read again"),
-                        ("sentinel_risk_skipped_envelopes_total", "envelopes skipped"),
-                        ("sentinel_risk_events_undone_total", "events undone"),
-                        ("sentinel_risk_recovery_reseeks_total", "recovery re-seeks"),
-                    ),
-                    strict=True,
-                )
+                query(f"60 * sum ({rate(name)})", legend, ref)
+                for ref, (name, legend) in zip("ABCDEFG", RISK_COUNTERS, strict=True)
             ],
-            0,
-            24,
-            12,
-            8,
             description="Each is 0 in normal operation; docs/operations.md says what to do.",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Risk worker: records waiting in the event-time merge",
-            [
-                target(
-                    "sum by (partition) (sentinel_risk_merge_buffered)", "partition {{partition}}"
-                )
-            ],
-            12,
+            [query("sum by (partition) (sentinel_risk_merge_buffered)", "partition {{partition}}")],
             24,
-            12,
             8,
         ),
     ]
     return dashboard(
         "sentinel-pipeline",
         "Mineral Sentinel / Pipeline",
-        panels,
-        [],
         "Stream processing health: throughput, bad input, latency, lag, workers.",
+        panels,
     )
 
 
-def webhooks() -> dict[str, Any]:
+def webhooks() -> model.Dashboard:
     delivered = 'rate(sentinel_webhook_deliveries_total{outcome="success"}[$__rate_interval])'
-    attempted = "rate(sentinel_webhook_deliveries_total[$__rate_interval])"
-    panels = [
-        panel(
-            "timeseries",
+    attempted = rate("sentinel_webhook_deliveries_total")
+    panels: list[AnyPanel] = [
+        graph(
             "Delivery success rate",
-            [target(f"sum({delivered}) / sum({attempted})", "success")],
-            0,
-            0,
-            12,
-            8,
+            [query(f"sum({delivered}) / sum({attempted})", "success")],
             unit="percentunit",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Delivery latency p50 / p99 (alert to delivered)",
-            [
-                target(
-                    "histogram_quantile(0.5, sum by (le) "
-                    "(rate(sentinel_webhook_delivery_latency_seconds_bucket[$__rate_interval])))",
-                    "p50",
-                    "A",
-                ),
-                target(
-                    "histogram_quantile(0.99, sum by (le) "
-                    "(rate(sentinel_webhook_delivery_latency_seconds_bucket[$__rate_interval])))",
-                    "p99",
-                    "B",
-                ),
-            ],
-            12,
-            0,
-            12,
-            8,
+            quantiles("sentinel_webhook_delivery_latency_seconds"),
             unit="s",
         ),
-        panel(
-            "timeseries",
+        graph(
             "Attempts by outcome",
-            [
-                target(
-                    "sum by (outcome) (rate(sentinel_webhook_deliveries_total[$__rate_interval]))",
-                    "{{outcome}}",
-                )
-            ],
-            0,
-            8,
-            12,
-            8,
+            [query(f"sum by (outcome) ({attempted})", "{{outcome}}")],
             unit="ops",
         ),
-        panel(
-            "timeseries",
+        graph(
+            "Attempt duration p50 / p99 (one HTTP request)",
+            quantiles("sentinel_webhook_attempt_duration_seconds"),
+            unit="s",
+            description="The time a subscriber's endpoint takes to answer (timeouts included).",
+        ),
+        graph(
             "Pending and retrying deliveries",
             [
-                target("sum(sentinel_webhook_pending_deliveries)", "pending", "A"),
-                target("sum(sentinel_webhook_retrying_deliveries)", "retrying", "B"),
+                query("sum(sentinel_webhook_pending_deliveries)", "pending", "A"),
+                query("sum(sentinel_webhook_retrying_deliveries)", "retrying", "B"),
             ],
-            12,
-            8,
-            12,
-            8,
         ),
-        panel(
-            "stat",
+        graph(
+            "Silenced deliveries by event type (per minute)",
+            [
+                query(
+                    f"60 * sum by (event_type) ({rate('sentinel_notifier_silenced_total')})",
+                    "{{event_type}}",
+                )
+            ],
+            description="Deliveries a silence muted (recorded as silenced, not sent).",
+        ),
+        single(
+            "Silences by state",
+            query("sum by (state) (sentinel_silences)", "{{state}}"),
+            8,
+            description="Every tenant's silences: pending (not started), active, expired.",
+        ),
+        single(
             "Subscriptions by state",
-            [target("sum by (state) (sentinel_subscriptions)", "{{state}}")],
-            0,
-            16,
-            12,
-            6,
+            query("sum by (state) (sentinel_subscriptions)", "{{state}}"),
+            8,
         ),
-        panel(
-            "stat",
+        single(
             "Disabled endpoints",
-            [target('sum(sentinel_subscriptions{state="disabled"})', "disabled")],
-            12,
-            16,
-            12,
-            6,
+            query('sum(sentinel_subscriptions{state="disabled"})', "disabled"),
+            8,
         ),
     ]
     return dashboard(
         "sentinel-webhooks",
         "Mineral Sentinel / Webhooks",
-        panels,
-        [],
         "Signed webhook delivery to subscribers.",
+        panels,
     )
 
 
 DASHBOARDS = {"materials": materials, "pipeline": pipeline, "webhooks": webhooks}
 
 
+def canonical(built: model.Dashboard) -> str:
+    """The dashboard as the SDK's model reads it back (its decoder fills the panel types' default
+    options), so that a committed file equals its own reading: the drift test then also proves
+    that no key is one the model does not know."""
+    encoder = JSONEncoder(sort_keys=True)
+    register_default_plugins()  # decode each panel's options with its panel type's model
+    loaded = model.Dashboard.from_json(json.loads(encoder.encode(built)))
+    return json.dumps(json.loads(encoder.encode(loaded)), indent=2, sort_keys=True) + "\n"
+
+
 def render() -> dict[str, str]:
-    return {
-        f"{name}.json": json.dumps(build(), indent=2, sort_keys=True) + "\n"
-        for name, build in DASHBOARDS.items()
-    }
+    return {f"{name}.json": canonical(build()) for name, build in DASHBOARDS.items()}
 
 
 def main(argv: list[str]) -> int:

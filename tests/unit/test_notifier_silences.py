@@ -26,7 +26,12 @@ from mineral_sentinel.contracts.silences import (
 from mineral_sentinel.contracts.subscriptions import EVENT_TYPES, EventType
 from mineral_sentinel.notifier.decisions import DeliveryBook
 from mineral_sentinel.notifier.payloads import probe_task, replay_task, tasks_for
-from mineral_sentinel.notifier.silencing import Candidate, silence_matches, silenced_by
+from mineral_sentinel.notifier.silencing import (
+    Candidate,
+    count_by_state,
+    silence_matches,
+    silenced_by,
+)
 from tests.unit.test_notifier_core import alert, recommendation, sub
 
 pytestmark = pytest.mark.unit
@@ -286,3 +291,29 @@ def test_tasks_for_mutes_exactly_as_the_decision_says(
         Candidate(tenant, "sub_aaaaaaaa", "alert.firing", "gallium", severity or "watch", produced),
     )
     assert task.silenced_by == expected
+
+
+def test_silences_are_counted_by_their_state_at_the_moment_asked() -> None:
+    """The `sentinel_silences{state}` gauge: every state present, each silence counted once, by
+    its window at that moment (the window is half-open: at ends_at it has expired)."""
+    later = silence("sil_bbbbbbbb").model_copy(
+        update={"starts_at": T0 + timedelta(hours=2), "ends_at": T0 + timedelta(hours=3)}
+    )
+    both = [silence(), later]
+    assert count_by_state([], T0) == {"pending": 0, "active": 0, "expired": 0}
+    assert count_by_state(both, T0 - timedelta(seconds=1)) == {
+        "pending": 2,
+        "active": 0,
+        "expired": 0,
+    }
+    assert count_by_state(both, T0) == {"pending": 1, "active": 1, "expired": 0}
+    assert count_by_state(both, T0 + timedelta(hours=1)) == {
+        "pending": 1,
+        "active": 0,
+        "expired": 1,
+    }
+    assert count_by_state(both, T0 + timedelta(hours=3)) == {
+        "pending": 0,
+        "active": 0,
+        "expired": 2,
+    }

@@ -9,6 +9,7 @@ letter topic and is counted; the agent carries on.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -19,6 +20,7 @@ from .. import ingest
 from ..auth import load_keyring
 from ..config import Settings, load_settings
 from ..contracts.outputs import Alert, StockpileRecommendation
+from ..contracts.silences import SILENCE_STATES, SilenceState
 from ..faustkit import make_app
 from ..ingest import Rejected
 from ..kafka_admin import ensure_topics_before_start
@@ -28,6 +30,7 @@ from . import metrics
 from .api import register_api
 from .payloads import tasks_for
 from .runtime import NotifierRuntime
+from .silencing import count_by_state
 from .transport import Resolver, system_resolver
 
 APP_NAME = "sentinel-notifier"
@@ -122,11 +125,18 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
                 if task.silenced_by is not None:
                     metrics.SILENCED.labels(task.event_type).inc()
 
+    def silence_gauge(state: SilenceState) -> float:
+        if not runtime.started.is_set():
+            return 0.0
+        return float(count_by_state(runtime.silences.all(), datetime.now(UTC))[state])
+
     def subscription_gauge(enabled: bool) -> float:
         return float(runtime.subscriptions.count(enabled)) if runtime.started.is_set() else 0.0
 
     metrics.SUBSCRIPTIONS.labels("enabled").set_function(lambda: subscription_gauge(True))
     metrics.SUBSCRIPTIONS.labels("disabled").set_function(lambda: subscription_gauge(False))
+    for state in SILENCE_STATES:
+        metrics.SILENCES.labels(state).set_function(partial(silence_gauge, state))
     add_health_and_metrics(app, "notifier", runtime.readiness)
     answer_errors_as_api_error(app)
     register_api(app, runtime, keyring)

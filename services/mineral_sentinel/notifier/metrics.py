@@ -40,6 +40,9 @@ RETRYING = Gauge(
     "sentinel_webhook_retrying_deliveries", "Pending deliveries with at least one failed attempt"
 )
 SUBSCRIPTIONS = Gauge("sentinel_subscriptions", "Webhook subscriptions by state", ["state"])
+SILENCES = Gauge(
+    "sentinel_silences", "Every tenant's silences by state (pending, active, expired)", ["state"]
+)
 EVENTS_CONSUMED = Counter(
     "sentinel_events_consumed", "Messages consumed by the notifier", ["topic", "type"]
 )

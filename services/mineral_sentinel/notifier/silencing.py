@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..contracts.outputs import LEVEL_ORDER, Severity
-from ..contracts.silences import Silence
+from ..contracts.silences import SILENCE_STATES, Silence, SilenceState
 from ..contracts.subscriptions import EventType
 
 
@@ -63,3 +63,11 @@ def silenced_by(silences: Iterable[Silence], candidate: Candidate) -> str | None
     if not muting:
         return None
     return min(muting, key=lambda s: (s.starts_at, s.id)).id
+
+
+def count_by_state(silences: Iterable[Silence], now: datetime) -> dict[SilenceState, int]:
+    """How many silences are pending, active and expired at `now` (every state, 0 included)."""
+    counts: dict[SilenceState, int] = dict.fromkeys(SILENCE_STATES, 0)
+    for silence in silences:
+        counts[silence.state_at(now)] += 1
+    return counts
