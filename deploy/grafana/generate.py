@@ -363,6 +363,8 @@ def pipeline() -> model.Dashboard:
 def webhooks() -> model.Dashboard:
     delivered = 'rate(sentinel_webhook_deliveries_total{outcome="success"}[$__rate_interval])'
     attempted = rate("sentinel_webhook_deliveries_total")
+    tenant_attempts = "sentinel_webhook_tenant_attempts_total"
+    tenant_succeeded = tenant_attempts + '{result="success"}'
     panels: list[AnyPanel] = [
         graph(
             "Delivery success rate",
@@ -384,6 +386,24 @@ def webhooks() -> model.Dashboard:
             quantiles("sentinel_webhook_attempt_duration_seconds"),
             unit="s",
             description="The time a subscriber's endpoint takes to answer (timeouts included).",
+        ),
+        graph(
+            "Attempt success rate by tenant",
+            [
+                query(
+                    f"sum by (tenant) ({rate(tenant_succeeded)}) / "
+                    f"sum by (tenant) ({rate(tenant_attempts)})",
+                    "{{tenant}}",
+                )
+            ],
+            unit="percentunit",
+            description="Per subscriber tenant (the first 50 tenants seen, the rest as other); "
+            "one subscription's attempts: GET /v1/subscriptions/{id}/deliveries.",
+        ),
+        graph(
+            "Attempt duration p50 / p99 by tenant",
+            quantiles("sentinel_webhook_tenant_attempt_duration_seconds", by="tenant"),
+            unit="s",
         ),
         graph(
             "Pending and retrying deliveries",

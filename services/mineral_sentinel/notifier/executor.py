@@ -352,6 +352,8 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.timeout_s,
             )
         metrics.ATTEMPT_DURATION.observe(result.duration_ms / 1000.0)
+        tenant = metrics.TENANT_LABELS.value(sub.tenant)
+        metrics.TENANT_ATTEMPT_DURATION.labels(tenant).observe(result.duration_ms / 1000.0)
         now = self.clock()
         verdict: Verdict
         if turn == "attempt":
@@ -382,6 +384,7 @@ class Executor(ConsumerRebalanceListener):  # type: ignore[misc]
             endpoint.wake()
         await self._record(verdict.record)
         metrics.DELIVERIES.labels(verdict.outcome).inc()
+        metrics.TENANT_ATTEMPTS.labels(tenant, "success" if succeeded else "failure").inc()
         if verdict.outcome == "success" and task.source_produced_at is not None:
             metrics.DELIVERY_LATENCY.observe(
                 max((now - task.source_produced_at).total_seconds(), 0)

@@ -24,6 +24,40 @@ ATTEMPT_DURATION = Histogram(
     "Duration of one webhook HTTP attempt",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
 )
+TENANT_ATTEMPTS = Counter(
+    "sentinel_webhook_tenant_attempts",
+    "Webhook HTTP attempts per subscriber tenant (bounded: see TENANT_LABELS) and result",
+    ["tenant", "result"],
+)
+TENANT_ATTEMPT_DURATION = Histogram(
+    "sentinel_webhook_tenant_attempt_duration_seconds",
+    "Duration of one webhook HTTP attempt per subscriber tenant (bounded: see TENANT_LABELS)",
+    ["tenant"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 30),
+)
+
+
+class BoundedLabel:
+    """A label's values as they come, up to `cap` distinct ones, then `other`: a subscriber's
+    tenant is a label operators want, but an admin can create any number of tenants, and each
+    value is a series per result and histogram bucket on every scrape."""
+
+    OTHER = "other"
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept: set[str] = set()
+
+    def value(self, raw: str) -> str:
+        if raw in self.kept:
+            return raw
+        if len(self.kept) < self.cap and raw != self.OTHER:
+            self.kept.add(raw)
+            return raw
+        return self.OTHER
+
+
+TENANT_LABELS = BoundedLabel(cap=50)
 SILENCED = Counter(
     "sentinel_notifier_silenced",
     "Deliveries muted by a silence (recorded as `silenced`, not sent)",
