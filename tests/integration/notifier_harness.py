@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.partitioner import murmur2
 from standardwebhooks.webhooks import Webhook
 
 from mineral_sentinel.contracts.outputs import Alert, StockpileRecommendation
@@ -100,6 +101,29 @@ async def subscribe(notifier: Notifier, url: str, **fields: Any) -> tuple[str, s
     assert response.status_code == 201, response.text
     body = response.json()
     return body["id"], body["secret"]
+
+
+def partition_of(subscription_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a delivery keyed by this subscription."""
+    return int(murmur2(subscription_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+async def subscribe_on_every_partition(
+    notifier: Notifier, receiver_url: str, partitions: int
+) -> tuple[dict[str, str], str]:
+    """Subscribe `receiver_url/s0`, `/s1`, ... until the deliveries of the subscriptions cover
+    every partition, so every worker owns some whatever the assignment. Returns each receiver
+    path's signing secret and the last subscription id."""
+    secrets: dict[str, str] = {}
+    covered: set[int] = set()
+    sub_id = ""
+    while covered != set(range(partitions)):
+        assert len(secrets) < 64, "subscription ids never covered every partition"
+        path = f"/hook/s{len(secrets)}"
+        sub_id, secret = await subscribe(notifier, receiver_url + path[5:], min_severity="watch")
+        secrets[path] = secret
+        covered.add(partition_of(sub_id, partitions))
+    return secrets, sub_id
 
 
 def alert(sequence: int, material: str = "gallium", **changes: Any) -> Alert:

@@ -10,7 +10,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from aiokafka.partitioner import murmur2
 
 from tests.helpers.polling import async_wait_until
 from tests.helpers.receiver import Receiver
@@ -19,7 +18,7 @@ from tests.integration.notifier_harness import (
     alert,
     publish,
     start_notifier,
-    subscribe,
+    subscribe_on_every_partition,
     verify,
 )
 
@@ -34,10 +33,6 @@ STEPS = {3: "join", 6: "kill", 10: "stop"}
 """Round -> what happens to the workers just before it is published."""
 
 
-def partition_of(subscription_id: str) -> int:
-    return int(murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
 async def test_join_kill_9_and_graceful_stop_while_alerts_stream_in(
     kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -50,14 +45,7 @@ async def test_join_kill_9_and_graceful_stop_while_alerts_stream_in(
         for worker in workers:
             await worker.wait_ready(timeout=90)
         first, killed, stopped = workers
-        secrets: dict[str, str] = {}
-        covered: set[int] = set()
-        while covered != set(range(PARTITIONS)):  # every delivery partition has subscriptions
-            assert len(secrets) < 64, "subscription ids never covered every partition"
-            path = f"/hook/s{len(secrets)}"
-            sub_id, secret = await subscribe(first, receiver.url + path[5:], min_severity="watch")
-            secrets[path] = secret
-            covered.add(partition_of(sub_id))
+        secrets, sub_id = await subscribe_on_every_partition(first, receiver.url, PARTITIONS)
 
         async def everyone_sees_them() -> bool:
             for worker in workers:

@@ -7,7 +7,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from aiokafka.partitioner import murmur2
 
 from tests.helpers.polling import async_wait_until
 from tests.helpers.receiver import Receiver
@@ -15,7 +14,7 @@ from tests.integration.notifier_harness import (
     alert,
     publish,
     start_notifier,
-    subscribe,
+    subscribe_on_every_partition,
     verify,
 )
 
@@ -27,11 +26,6 @@ SPLIT = {"SENTINEL_TOPIC_PARTITIONS": str(PARTITIONS)}
 SUCCESS = 'sentinel_webhook_deliveries_total{outcome="success"}'
 
 
-def partition_of(subscription_id: str) -> int:
-    """The partition Kafka's default partitioner gives a delivery keyed by this subscription."""
-    return int(murmur2(subscription_id.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
 async def test_two_workers_split_deliveries_and_one_takes_over(
     kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -41,17 +35,8 @@ async def test_two_workers_split_deliveries_and_one_takes_over(
     try:
         await first.wait_ready(timeout=90)
         await second.wait_ready(timeout=90)
-        # Deliveries are keyed by subscription: subscribe until the ids cover every partition,
-        # so both workers own some subscriptions whatever the assignment.
-        secrets: dict[str, str] = {}
-        covered: set[int] = set()
-        while covered != set(range(PARTITIONS)):
-            assert len(secrets) < 64, "subscription ids never covered every partition"
-            path = f"/hook/s{len(secrets)}"
-            sub_id, secret = await subscribe(first, receiver.url + path[5:], min_severity="watch")
-            secrets[path] = secret
-            covered.add(partition_of(sub_id))
-        last_id = sub_id
+        # Deliveries are keyed by subscription: both workers own some whatever the assignment.
+        secrets, last_id = await subscribe_on_every_partition(first, receiver.url, PARTITIONS)
 
         async def second_sees_subscriptions() -> bool:
             async with second.client() as client:
