@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -23,11 +24,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -194,6 +197,8 @@ func check(objects []object, kafkaKeys map[string]scalerKey, partial bool) []str
 			} else if len(podsSelectedBy(pods, sel)) == 0 {
 				report(o, "selector selects no pod template")
 			}
+		case *networkingv1.NetworkPolicy:
+			checkNetworkPolicy(v, pods, func(f string, a ...any) { report(o, f, a...) })
 		case *kedav1alpha1.ScaledObject:
 			checkScaledObject(v, pods, configMaps, kafkaKeys, func(f string, a ...any) { report(o, f, a...) })
 		case *monitoringv1.ServiceMonitor:
@@ -447,4 +452,62 @@ func contains(values []string, value string) bool {
 		}
 	}
 	return false
+}
+
+// checkNetworkPolicy: the policy selects pods here, its named ports are ports of the pods they
+// name (the selected pods for ingress, the destination pods for egress), and each ipBlock's
+// exceptions lie inside its CIDR (the API server refuses them otherwise).
+func checkNetworkPolicy(np *networkingv1.NetworkPolicy, pods []workload, report func(string, ...any)) {
+	selected := selectedPods(pods, &np.Spec.PodSelector, report)
+	if len(selected) == 0 {
+		report("podSelector selects no pod template")
+	}
+	namedPortsOf := func(where string, ports []networkingv1.NetworkPolicyPort, targets []workload) {
+		for _, port := range ports {
+			if port.Port == nil || port.Port.Type != intstr.String { // a named port
+				continue
+			}
+			for _, w := range targets {
+				if !declaresPort(w.template.Spec, port.Port.StrVal) {
+					report("%s port %q is not a port of %s", where, port.Port.StrVal, w.owner)
+				}
+			}
+		}
+	}
+	for _, rule := range np.Spec.Ingress {
+		namedPortsOf("ingress", rule.Ports, selected)
+	}
+	for _, rule := range np.Spec.Egress {
+		for _, peer := range rule.To {
+			if peer.PodSelector != nil && peer.NamespaceSelector == nil {
+				targets := selectedPods(pods, peer.PodSelector, report)
+				if len(targets) == 0 {
+					report("egress podSelector selects no pod template")
+				}
+				namedPortsOf("egress", rule.Ports, targets)
+			}
+			if peer.IPBlock != nil {
+				cidr, err := netip.ParsePrefix(peer.IPBlock.CIDR)
+				if err != nil {
+					report("ipBlock cidr: %v", err)
+					continue
+				}
+				for _, except := range peer.IPBlock.Except {
+					inner, err := netip.ParsePrefix(except)
+					if err != nil || !cidr.Contains(inner.Addr()) || inner.Bits() < cidr.Bits() {
+						report("ipBlock except %s is not inside %s", except, cidr)
+					}
+				}
+			}
+		}
+	}
+}
+
+func selectedPods(pods []workload, selector *metav1.LabelSelector, report func(string, ...any)) []workload {
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		report("selector: %v", err)
+		return nil
+	}
+	return podsSelectedBy(pods, sel)
 }

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     risk_web_port: int = Field(6066, description="risk service HTTP port")
     notifier_web_port: int = Field(6067, description="notifier service HTTP port")
     web_host: str = Field("127.0.0.1", description="interface the HTTP servers bind")
+    web_advertised_host: str | None = Field(
+        None,
+        description="host the other workers of a service reach this one at (a risk worker "
+        "forwards a request to the owner of the material); unset: web_host, or this machine's "
+        "hostname when web_host is a wildcard (0.0.0.0, ::)",
+    )
     store: str = Field("rocksdb://", description="faust table store (rocksdb:// or memory://)")
     risk_max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="POST /v1/events body limit in bytes (413 above)"

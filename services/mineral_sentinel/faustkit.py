@@ -7,6 +7,7 @@ app per test with its own topic prefix and data directory.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import faust
@@ -19,6 +20,17 @@ PRODUCTION_INDEX = "faust.web.apps.production_index:blueprint"
 
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{hostport.strip()}" for hostport in bootstrap.split(",") if hostport.strip()]
+
+
+def advertised_host(settings: Settings) -> str:
+    """Where the other workers reach this one: faust derives the canonical URL every worker
+    publishes to the group from it, so a wildcard bind address must never be it (a worker told
+    `0.0.0.0` would forward a request to itself)."""
+    if settings.web_advertised_host:
+        return settings.web_advertised_host
+    if settings.web_host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()
+    return settings.web_host
 
 
 def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) -> faust.App:
@@ -35,7 +47,7 @@ def make_app(name: str, settings: Settings, *, web_port: int, **overrides: Any) 
         "consumer_auto_offset_reset": "earliest",
         "consumer_group_instance_id": settings.group_instance_id,
         "producer_acks": -1,
-        "web_host": settings.web_host,
+        "web_host": advertised_host(settings),
         "web_port": web_port,
         "web_bind": settings.web_host,
         "web_in_thread": False,

@@ -81,12 +81,14 @@ def test_the_config_map_is_settings_and_the_ports_are_its_ports(
         assert not unknown, f"{service}: env vars that no setting reads: {unknown}"
 
 
-def test_risk_pods_are_static_group_members_under_their_pod_names(
+def test_risk_pods_are_static_members_and_reachable_by_each_other(
     example: list[dict[str, Any]],
 ) -> None:
     env = {e["name"]: e for e in container(example, "risk").get("env", [])}
     source = env["SENTINEL_GROUP_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
     assert source == "metadata.name"  # stable in a StatefulSet, unique among its pods
+    advertised = env["SENTINEL_WEB_ADVERTISED_HOST"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert advertised == "status.podIP"  # where the other risk pods forward requests
 
 
 def test_probes_use_the_services_own_health_routes(example: list[dict[str, Any]]) -> None:
@@ -148,6 +150,28 @@ def test_autoscaling_watches_the_code_s_groups_and_topics_capped_at_the_partitio
         assert {(t["consumerGroup"], t.get("topic")) for t in triggers} == watched
         assert {t.get("topic") for t in triggers} - {None} <= known_topics
         assert {t["bootstrapServersFromEnv"] for t in triggers} == {"SENTINEL_KAFKA_BOOTSTRAP"}
+
+
+def test_network_policies_let_the_workers_reach_the_configured_kafka(
+    example: list[dict[str, Any]],
+) -> None:
+    """The egress rule to Kafka names the namespace and port of SENTINEL_KAFKA_BOOTSTRAP (a
+    service name `<service>.<namespace>.svc:<port>`): a policy that disagrees cuts the workers
+    off their broker."""
+    settings = configured(example)
+    for hostport in settings.kafka_bootstrap.split(","):
+        host, port = hostport.rsplit(":", 1)
+        namespace = host.split(".")[1]
+        for name in ("sentinel-risk", "sentinel-notifier"):
+            egress = find(example, "NetworkPolicy", name)["spec"]["egress"]
+            to_kafka = [
+                rule
+                for rule in egress
+                for peer in rule["to"]
+                if peer.get("namespaceSelector", {}).get("matchLabels", {})
+                == {"kubernetes.io/metadata.name": namespace}
+            ]
+            assert [p["port"] for rule in to_kafka for p in rule["ports"]] == [int(port)], name
 
 
 MUTATIONS = [
@@ -222,6 +246,20 @@ MUTATIONS = [
         "  - name: sentinel-secret",
         'no Secret "sentinel-secrets"',
         id="missing-secret",
+    ),
+    pytest.param(
+        "components/network-policy/networkpolicies.yaml",
+        "# the risk API, probes and Prometheus\n    - ports:\n        - port: http",
+        "# the risk API, probes and Prometheus\n    - ports:\n        - port: api",
+        'ingress port "api" is not a port of StatefulSet/sentinel-risk',
+        id="network-policy-port",
+    ),
+    pytest.param(
+        "components/network-policy/networkpolicies.yaml",
+        '"127.0.0.0/8"]',
+        '"127.0.0.0/8", "fd00::/8"]',
+        "ipBlock except fd00::/8 is not inside 0.0.0.0/0",
+        id="network-policy-except",
     ),
     pytest.param(
         "base/risk.yaml",
