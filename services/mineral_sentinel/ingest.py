@@ -32,8 +32,9 @@ import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .catalog.model import Catalog
 from .contracts.events import ExportControl, InputEvent, input_event_adapter
@@ -44,6 +45,8 @@ from .contracts.outputs import (
     DeadLetterReason,
 )
 from .topics import INPUT_TOPICS
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_ERRORS = 20
 """Errors kept per rejected message (a DeadLetter holds at most 20)."""
@@ -193,11 +196,9 @@ def rejected_from_validation(error: ValidationError) -> Rejected:
     return Rejected(errors[0].reason, errors)
 
 
-def classify_contract(
-    raw: bytes | None, catalog: Catalog, *, max_bytes: int, topic: str | None = None
-) -> Accepted | Rejected:
-    """Rules 1-6 (everything but the wall-clock bound): for replays of history, where the
-    wall clock is not the reference (the backtest with `now=None`)."""
+def framed(raw: bytes | None, *, max_bytes: int) -> bytes | Rejected:
+    """Rules 1-3, before any parser runs: the message without surrounding whitespace, or why it
+    is a dead letter."""
     if not raw:
         return reject("empty", "empty message")
     if len(raw) > max_bytes:
@@ -211,6 +212,29 @@ def classify_contract(
         stripped.decode("utf-8")
     except UnicodeDecodeError as error:
         return reject("undecodable", f"not UTF-8: {error}")
+    return stripped
+
+
+def classify_output(raw: bytes | None, model: type[M], *, max_bytes: int) -> M | Rejected:
+    """An output message of the risk service (an alert, a recommendation) as the notifier's
+    fan-out reads it: rules 1-3, then the strict contract of `model`."""
+    stripped = framed(raw, max_bytes=max_bytes)
+    if isinstance(stripped, Rejected):
+        return stripped
+    try:
+        return model.model_validate_json(stripped)
+    except ValidationError as error:
+        return rejected_from_validation(error)
+
+
+def classify_contract(
+    raw: bytes | None, catalog: Catalog, *, max_bytes: int, topic: str | None = None
+) -> Accepted | Rejected:
+    """Rules 1-6 (everything but the wall-clock bound): for replays of history, where the
+    wall clock is not the reference (the backtest with `now=None`)."""
+    stripped = framed(raw, max_bytes=max_bytes)
+    if isinstance(stripped, Rejected):
+        return stripped
     try:
         event = input_event_adapter.validate_json(stripped)
     except ValidationError as error:

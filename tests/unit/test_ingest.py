@@ -18,12 +18,14 @@ from pydantic import BaseModel, ValidationError
 from mineral_sentinel.catalog.loader import load_catalog
 from mineral_sentinel.config import Settings
 from mineral_sentinel.contracts.events import PriceObserved
+from mineral_sentinel.contracts.outputs import Alert, StockpileRecommendation
 from mineral_sentinel.ingest import (
     MAX_JSON_DEPTH,
     TOPIC_TYPES,
     Accepted,
     Rejected,
     classify,
+    classify_output,
     dead_letter,
     materials_of,
     rejected_from_validation,
@@ -32,6 +34,7 @@ from mineral_sentinel.ingest import (
 )
 from mineral_sentinel.topics import INPUT_TOPICS
 from mineral_sentinel.webkit import validation_errors
+from tests.helpers.notifier_data import warning_alert
 
 pytestmark = pytest.mark.unit
 
@@ -397,3 +400,32 @@ def test_post_events_produces_the_bytes_of_each_element_and_answers_422_naming_t
         first = answer["body"]["errors"][0]
         assert (first["field"], first["type"]) == (field, kind), body[:40]
         assert answer["sent"] == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "empty"),
+        (b"", "empty"),
+        (b" \n\t", "empty"),
+        (b"\xff\xfe", "undecodable"),
+        (b"{not json", "invalid_json"),
+        (b" " * 70_000 + b"{}", "too_large"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "too_large"),
+        (b'{"type": "alert"}', "schema_violation"),
+    ],
+)
+def test_the_notifier_reads_outputs_by_the_same_framing_rules(
+    raw: bytes | None, reason: str
+) -> None:
+    """The fan-out's alerts and recommendations: the inputs' rules 1-3, then the contract."""
+    result = classify_output(raw, Alert, max_bytes=65_536)
+    assert isinstance(result, Rejected) and result.reason == reason == result.errors[0].reason
+
+
+def test_a_valid_output_is_its_model_whatever_whitespace_surrounds_it() -> None:
+    alert = warning_alert(datetime(2026, 11, 1, tzinfo=UTC), 1)
+    raw = b"\n " + alert.model_dump_json().encode() + b"\r\n"
+    assert classify_output(raw, Alert, max_bytes=65_536) == alert
+    wrong_model = classify_output(raw, StockpileRecommendation, max_bytes=65_536)
+    assert isinstance(wrong_model, Rejected) and wrong_model.reason == "schema_violation"

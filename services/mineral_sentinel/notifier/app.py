@@ -14,7 +14,6 @@ from typing import Any
 
 import faust
 from mode import Service
-from pydantic import ValidationError
 
 from .. import ingest
 from ..auth import load_keyring
@@ -95,21 +94,11 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
         await runtime.silences.follower.caught_up.wait()
         async for event in stream.events():
             topic_name = logical[event.message.topic]
-            value = event.value
-            if not value:
-                await dead_letter(event, ingest.reject("empty", "empty message"))
-                continue
-            if len(value) > MAX_MESSAGE_BYTES:
-                await dead_letter(event, ingest.reject("too_large", f"{len(value)} bytes"))
-                continue
-            if ingest.too_deep(value):
-                nested = f"JSON nested deeper than {ingest.MAX_JSON_DEPTH} levels"
-                await dead_letter(event, ingest.reject("too_large", nested))
-                continue
-            try:
-                message = MODELS[topic_name].model_validate_json(value)
-            except ValidationError as error:
-                await dead_letter(event, ingest.rejected_from_validation(error))
+            message = ingest.classify_output(
+                event.value, MODELS[topic_name], max_bytes=MAX_MESSAGE_BYTES
+            )
+            if isinstance(message, Rejected):
+                await dead_letter(event, message)
                 continue
             metrics.EVENTS_CONSUMED.labels(topic_name, message.type).inc()
             produced_at = datetime.fromtimestamp(event.message.timestamp, UTC)
