@@ -24,8 +24,8 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 def advertised_host(settings: Settings) -> str:
     """Where the other workers reach this one: faust derives the canonical URL every worker
-    publishes to the group from it, so a wildcard bind address must never be it (a worker told
-    `0.0.0.0` would forward a request to itself)."""
+    publishes to the group from it, so a wildcard bind address must never be it (workers that
+    all publish `0.0.0.0` on one port each take the others' materials for their own)."""
     if settings.web_advertised_host:
         return settings.web_advertised_host
     if settings.web_host in ("0.0.0.0", "::", ""):
