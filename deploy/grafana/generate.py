@@ -32,8 +32,12 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="sentinel-prometheus")
 HERE = Path(__file__).resolve().parent
-LEVELS = {"0": ("normal", "green"), "1": ("watch", "yellow"), "2": ("warning", "orange")}
-LEVELS["3"] = ("critical", "red")
+LEVELS = {
+    "0": ("normal", "green"),
+    "1": ("watch", "yellow"),
+    "2": ("warning", "orange"),
+    "3": ("critical", "red"),
+}
 """sentinel_material_risk_level's values (risk_service/metrics.py) and their colours."""
 
 AnyPanel = timeseries.Panel | stat.Panel | table.Panel | bargauge.Panel | statetimeline.Panel

@@ -39,7 +39,7 @@ import (
 
 func main() {
 	partial := flag.Bool("partial", false, "allow references to objects an overlay supplies")
-	print := flag.Bool("print", false, "write the rendered objects to stdout")
+	printYAML := flag.Bool("print", false, "write the rendered objects to stdout")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: k8s-check [-partial] [-print] DIR...")
@@ -66,7 +66,7 @@ func main() {
 			failed = true
 			continue
 		}
-		if *print {
+		if *printYAML {
 			os.Stdout.Write(rendered)
 		}
 		fmt.Fprintf(os.Stderr, "k8s-check: %s valid, %d objects\n", dir, len(objects))
